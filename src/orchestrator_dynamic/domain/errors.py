@@ -1,0 +1,93 @@
+"""One exception tree for the whole service.
+
+Adapters translate driver errors into these (``raise ... from exc``); the API maps them to
+problem+json and activities map the non-retryable ones to ``ApplicationError(non_retryable=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One reason a message or plan was refused: a stable code, a sentence, and where."""
+
+    code: str
+    message: str
+    path: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message, "path": self.path}
+
+
+class OrchestratorError(Exception):
+    """Base of every error this service raises on purpose."""
+
+    retryable: bool = False
+
+
+class MalformedMessage(OrchestratorError):
+    """Bytes that cannot be read as the expected message (bad JSON, bad Avro, wrong field types)."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(f"{i.path or '<message>'}: {i.message}" for i in issues))
+
+    @property
+    def field(self) -> str:
+        return self.issues[0].path if self.issues else ""
+
+
+class PlanRefused(OrchestratorError):
+    """A well-formed decision whose plan breaks a rule (C1): never executed, always audited."""
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(f"{i.code}: {i.message}" for i in issues))
+
+
+class NotFound(OrchestratorError):
+    """The thing asked for (workflow, ticket, worker) does not exist."""
+
+
+class Conflict(OrchestratorError):
+    """The request contradicts current state (approving a finished workflow, say)."""
+
+
+class Unauthorized(OrchestratorError):
+    """Missing or wrong credentials, or a scope that does not allow the operation."""
+
+
+@dataclass
+class DependencyDown(OrchestratorError):
+    """A backing service (store, bus, registry, policy engine, workflow engine) did not answer."""
+
+    dependency: str
+    reason: str
+    details: dict[str, str] = field(default_factory=dict)
+
+    retryable = True
+
+    def __str__(self) -> str:
+        return f"{self.dependency} unavailable: {self.reason}"
+
+
+class StoreUnavailable(DependencyDown):
+    pass
+
+
+class BusUnavailable(DependencyDown):
+    pass
+
+
+class RegistryUnavailable(DependencyDown):
+    pass
+
+
+class PolicyUnavailable(DependencyDown):
+    pass
+
+
+class EngineUnavailable(DependencyDown):
+    pass

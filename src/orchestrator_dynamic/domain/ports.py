@@ -1,0 +1,217 @@
+"""Ports: what the services need from the outside world, as Protocols.
+
+Adapters in ``orchestrator_dynamic.adapters`` implement these; tests use fakes that implement the
+same Protocols. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from orchestrator_dynamic.domain.model import ExecutionTicket, SecurityLevel
+from orchestrator_dynamic.domain.scoring import WorkerProfile
+
+# ---------------------------------------------------------------- bus
+
+
+@dataclass(frozen=True)
+class BusMessage:
+    """One record as a consumer sees it; ``value`` holds the original bytes, untouched."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: tuple[tuple[str, bytes], ...] = ()
+    partition: int = 0
+    offset: int = 0
+    timestamp_ms: int = 0
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", "replace")
+        return None
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    async def publish(
+        self,
+        topic: str,
+        value: bytes,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        """Return only once the broker (or the local log) has durably accepted the record."""
+        ...
+
+
+class Subscription(Protocol):
+    async def poll(self, max_records: int = 100, timeout_ms: int = 1000) -> list[BusMessage]:
+        """Up to ``max_records`` records not yet committed by this group; may return []."""
+        ...
+
+    async def commit(self, message: BusMessage) -> None:
+        """Mark ``message`` and everything before it on its partition as processed."""
+        ...
+
+    async def lag(self) -> int:
+        """Records still waiting for this group, summed over partitions."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class MessageBus(Publisher, Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def subscribe(self, topics: Sequence[str], group_id: str) -> Subscription: ...
+
+
+# ---------------------------------------------------------------- store
+
+
+class Collection:
+    """Names of the store's collections (tables in SQL stores). Keys are documented per name."""
+
+    DECISIONS = "decisions"  # key decision_id: every received decision and its disposition
+    VALIDATION_AUDIT = "validation_audit"  # key audit id: plan, workflow, result, hash
+    TICKETS = "execution_tickets"  # key ticket_id: the full ticket, status history, worker, ...
+    WORKFLOW_RESULTS = "workflow_results"  # key workflow_id: status, consolidated_at, metrics, ...
+    INCIDENTS = "incidents"  # key incident_id: workflow_id, type, details, severity, timestamp
+    TELEMETRY_BUFFER = "telemetry_buffer"  # key frame id: workflow_id, frame, retry_count
+    POLICY_DECISIONS = "policy_decisions"  # key decision id: policy, input digest, result, ...
+
+    ALL = (
+        DECISIONS,
+        VALIDATION_AUDIT,
+        TICKETS,
+        WORKFLOW_RESULTS,
+        INCIDENTS,
+        TELEMETRY_BUFFER,
+        POLICY_DECISIONS,
+    )
+
+
+class Store(Protocol):
+    """Audit and history store: JSON-ready documents in named collections.
+
+    ``put`` is an idempotent upsert by key, so replaying a write (a retry, the spool) never
+    duplicates a record. Every record carries a ``timestamp`` (epoch ms) used for ordering,
+    ``since_ms`` filters and retention.
+    """
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise StoreUnavailable when the store cannot be reached."""
+        ...
+
+    async def put(self, collection: str, key: str, record: Mapping[str, Any]) -> None: ...
+
+    async def get(self, collection: str, key: str) -> dict[str, Any] | None: ...
+
+    async def find(
+        self,
+        collection: str,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        since_ms: int | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Records whose top-level fields equal ``filters``, newest ``timestamp`` first."""
+        ...
+
+    async def delete(self, collection: str, keys: Sequence[str]) -> None: ...
+
+
+# ---------------------------------------------------------------- cache
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None: ...
+
+    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+        """Set only if absent (atomic); True when this call set it. Used for de-duplication."""
+        ...
+
+    async def incr(self, key: str, amount: int = 1) -> int: ...
+
+    async def delete(self, key: str) -> None: ...
+
+
+# ---------------------------------------------------------------- worker registry
+
+
+class WorkerRegistry(Protocol):
+    async def discover(
+        self,
+        capabilities: Sequence[str],
+        *,
+        namespace: str | None = None,
+        security_level: SecurityLevel | None = None,
+        max_results: int = 100,
+    ) -> list[WorkerProfile]:
+        """Workers that might take the work; the scheduler still filters and scores them."""
+        ...
+
+    async def register(self, worker: WorkerProfile) -> None: ...
+
+    async def heartbeat(self, worker_id: str, active_tasks: int | None = None) -> None: ...
+
+
+# ---------------------------------------------------------------- scheduler
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Where a ticket goes and why: ``explanation`` is JSON-ready and lands in ticket metadata."""
+
+    ticket_id: str
+    worker_id: str | None
+    method: str
+    priority_score: float
+    explanation: dict[str, Any] = field(default_factory=dict)
+
+
+class Scheduler(Protocol):
+    async def allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation: ...
+
+    async def release(self, ticket_id: str, worker_id: str) -> None:
+        """The worker finished (or dropped) the ticket: give its capacity back."""
+        ...
+
+
+# ---------------------------------------------------------------- policy
+
+
+@dataclass(frozen=True)
+class PolicyViolation:
+    policy: str
+    rule: str
+    severity: str
+    message: str
+
+
+@dataclass(frozen=True)
+class PolicyDecision:
+    allow: bool
+    violations: tuple[PolicyViolation, ...] = ()
+    warnings: tuple[str, ...] = ()
+    flags: Mapping[str, bool] = field(default_factory=dict)
+
+
+class PolicyEngine(Protocol):
+    async def evaluate(self, package: str, input_doc: Mapping[str, Any]) -> PolicyDecision:
+        """Evaluate one policy package (``neuralhive/orchestrator/resource_limits``...)."""
+        ...
