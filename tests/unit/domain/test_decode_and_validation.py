@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.conftest import FIXTURES, decision_bytes, decision_doc
 
 from orchestrator_dynamic.domain.decode import (
     decision_hash,
@@ -16,6 +15,7 @@ from orchestrator_dynamic.domain.decode import (
 )
 from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused
 from orchestrator_dynamic.services.planning import plan_document
+from tests.conftest import FIXTURES, decision_bytes, decision_doc
 
 NOW = 1_795_000_100_000
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.conftest import decision_bytes
 
 from orchestrator_dynamic.domain import rules
 from orchestrator_dynamic.domain.decode import parse_decision, parse_plan
@@ -23,6 +22,7 @@ from orchestrator_dynamic.domain.tickets import (
     normalise_task_type,
     ticket_id,
 )
+from tests.conftest import decision_bytes
 
 POLICY = rules.SlaPolicy()
 

@@ -1,0 +1,154 @@
+"""C5: what happened to a workflow's tickets, in numbers, and the incident when it failed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import asdict, dataclass, field
+
+from orchestrator_dynamic.domain.model import (
+    ExecutionTicket,
+    IncidentType,
+    OrchestrationIncident,
+    TicketStatus,
+)
+
+INCIDENT_NAMESPACE = uuid.UUID("0b8f6f0e-3c1d-5a7e-8f42-6d1c9e2a7b55")
+
+PLAYBOOKS: dict[IncidentType, str] = {
+    IncidentType.WORKER_FAILURE: "reassign-and-retry",
+    IncidentType.TICKET_TIMEOUT: "investigate-slow-worker",
+    IncidentType.SLA_VIOLATION: "review-sla-budget",
+    IncidentType.INCONSISTENCY: "manual-reconciliation",
+}
+
+
+@dataclass(frozen=True)
+class TicketOutcome:
+    ticket_id: str
+    task_id: str
+    status: str
+    duration_ms: int | None
+    retries: int
+    sla_violated: bool
+
+
+@dataclass(frozen=True)
+class Consolidation:
+    """Per-ticket and total figures plus the consistency verdict of one workflow."""
+
+    total_tickets: int
+    completed: int
+    failed: int
+    compensated: int
+    total_retries: int
+    total_duration_ms: int
+    sla_violations: int
+    consistent: bool
+    inconsistencies: list[str] = field(default_factory=list)
+    tickets: list[TicketOutcome] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def sla_violated(ticket: ExecutionTicket) -> bool:
+    """Finished after its deadline, or failed by timeout."""
+    if ticket.completed_at is not None and ticket.completed_at > ticket.sla.deadline:
+        return True
+    return ticket.status is TicketStatus.FAILED and "timed out" in (ticket.error_message or "")
+
+
+def consolidate(
+    tickets: list[ExecutionTicket],
+    compensations: list[ExecutionTicket],
+    started_at_ms: int,
+    finished_at_ms: int,
+    expect_success: bool,
+) -> Consolidation:
+    outcomes = [
+        TicketOutcome(
+            t.ticket_id,
+            t.task_id,
+            t.status.value,
+            t.actual_duration_ms,
+            t.retry_count,
+            sla_violated(t),
+        )
+        for t in [*tickets, *compensations]
+    ]
+    problems = _inconsistencies(tickets, compensations, expect_success)
+    return Consolidation(
+        total_tickets=len(tickets),
+        completed=_count(tickets, TicketStatus.COMPLETED),
+        failed=_count(tickets, TicketStatus.FAILED),
+        compensated=_count(tickets, TicketStatus.COMPENSATED),
+        total_retries=sum(t.retry_count for t in tickets),
+        total_duration_ms=max(0, finished_at_ms - started_at_ms),
+        sla_violations=sum(1 for o in outcomes if o.sla_violated),
+        consistent=not problems,
+        inconsistencies=problems,
+        tickets=outcomes,
+    )
+
+
+def _count(tickets: list[ExecutionTicket], status: TicketStatus) -> int:
+    return sum(1 for t in tickets if t.status is status)
+
+
+def _inconsistencies(
+    tickets: list[ExecutionTicket], compensations: list[ExecutionTicket], expect_success: bool
+) -> list[str]:
+    problems = [
+        f"ticket {t.ticket_id} ({t.task_id}) ended {t.status.value}"
+        for t in tickets
+        if t.status in (TicketStatus.RUNNING, TicketStatus.COMPENSATING)
+    ]
+    problems += [
+        f"compensation {c.ticket_id} for {c.metadata.get('compensates', '?')} ended {c.status.value}"
+        for c in compensations
+        if c.status is not TicketStatus.COMPLETED
+    ]
+    if expect_success and any(t.status is not TicketStatus.COMPLETED for t in tickets):
+        problems.append("workflow reported success with unfinished tickets")
+    return problems
+
+
+def incident_for(
+    workflow_id: str,
+    tickets: list[ExecutionTicket],
+    consolidation: Consolidation,
+    timed_out: set[str],
+    correlation_id: str | None,
+    trace_id: str | None,
+    now_ms: int,
+) -> OrchestrationIncident:
+    """The one incident a failed workflow raises; its type says what went wrong first."""
+    failed = [t for t in tickets if t.status is TicketStatus.FAILED]
+    if not consolidation.consistent:
+        kind = IncidentType.INCONSISTENCY
+    elif any(t.ticket_id in timed_out for t in failed):
+        kind = IncidentType.TICKET_TIMEOUT
+    elif failed:
+        kind = IncidentType.WORKER_FAILURE
+    else:
+        kind = IncidentType.SLA_VIOLATION
+    details = [f"{t.task_id}: {t.error_message or t.status.value}" for t in failed]
+    details += consolidation.inconsistencies
+    fields = {
+        "incident_id": str(uuid.uuid5(INCIDENT_NAMESPACE, f"{workflow_id}:{kind.value}")),
+        "workflow_id": workflow_id,
+        "incident_type": kind,
+        "severity": "critical" if kind is IncidentType.INCONSISTENCY else "high",
+        "details": details,
+        "affected_tickets": [t.ticket_id for t in failed],
+        "correlation_id": correlation_id or "",
+        "trace_id": trace_id or "",
+        "recommended_playbook": PLAYBOOKS[kind],
+        "auto_remediation_enabled": kind is not IncidentType.INCONSISTENCY,
+        "escalation_required": kind is IncidentType.INCONSISTENCY,
+        "created_at": now_ms,
+    }
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
+    return OrchestrationIncident(**fields, hash=digest)

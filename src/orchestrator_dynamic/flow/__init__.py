@@ -1,0 +1,1 @@
+"""Flow C on Temporal: one workflow per decision, thin and deterministic; I/O in activities."""

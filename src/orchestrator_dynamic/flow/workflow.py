@@ -1,0 +1,444 @@
+"""The Flow C workflow: sequences C1-C6 and waits on signals and timers. Nothing else.
+
+Deterministic by construction: time is ``workflow.now()``, every decision about tickets is made by
+the pure ``ExecutionState``, and all I/O happens in activities. Workflow id = decision_id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+
+with workflow.unsafe.imports_passed_through():
+    from orchestrator_dynamic.domain.execution import (
+        Backoff,
+        ExecutionState,
+        Transition,
+        TransitionKind,
+        compensation_tickets,
+        settle_compensated,
+    )
+    from orchestrator_dynamic.domain.model import (
+        ExecutionResult,
+        ExecutionTicket,
+        TelemetryEvent,
+        TelemetryEventType,
+    )
+    from orchestrator_dynamic.domain.scoring import PriorityWeights
+    from orchestrator_dynamic.flow.activities import FlowActivities
+    from orchestrator_dynamic.flow.payloads import (
+        WORKFLOW_NAME,
+        AllocateInput,
+        ApprovalSignal,
+        ConsolidateInput,
+        FlowInput,
+        FlowResult,
+        GenerateInput,
+        IssueView,
+        PublishInput,
+        ResultSignal,
+        TelemetryInput,
+        TicketRecord,
+        TicketView,
+        ValidateInput,
+        ValidateOutput,
+        WorkflowStatus,
+        WorkflowView,
+    )
+
+# Dependencies (bus, store) may be down for a while: keep retrying, never give up on a step.
+DEPENDENCY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    non_retryable_error_types=["MalformedMessage", "PlanRefused"],
+)
+STEP_TIMEOUT = timedelta(seconds=30)
+LOCAL_TIMEOUT = timedelta(seconds=10)
+TELEMETRY_FLUSH_EVERY = 200
+TELEMETRY_MAX_DELAY_MS = 2_000
+RECORDS_PER_ACTIVITY = 200
+
+_EVENT_OF = {
+    TransitionKind.DISPATCHED: TelemetryEventType.TICKET_ASSIGNED,
+    TransitionKind.COMPLETED: TelemetryEventType.TICKET_COMPLETED,
+    TransitionKind.RETRY_SCHEDULED: TelemetryEventType.TICKET_FAILED,
+    TransitionKind.FAILED: TelemetryEventType.TICKET_FAILED,
+    TransitionKind.TIMED_OUT: TelemetryEventType.TICKET_FAILED,
+    TransitionKind.CANCELLED: TelemetryEventType.TICKET_FAILED,
+}
+
+
+@workflow.defn(name=WORKFLOW_NAME)
+class FlowCWorkflow:
+    def __init__(self) -> None:
+        self._status = WorkflowStatus.VALIDATING
+        self._step = "C1_VALIDATE"
+        self._decision: dict[str, Any] = {}
+        self._inbox: list[ExecutionResult] = []
+        self._approval: ApprovalSignal | None = None
+        self._plan: ExecutionState | None = None
+        self._comp: ExecutionState | None = None
+        self._history: dict[str, list[dict[str, Any]]] = {}
+        self._outbox: list[TelemetryEvent] = []
+        self._issues: list[IssueView] = []
+        self._guardrails: list[str] = []
+        self._incidents: list[dict[str, Any]] = []
+        self._metrics: dict[str, Any] = {}
+        self._reason = ""
+        self._timed_out: set[str] = set()
+
+    # ------------------------------------------------------------ signals and queries
+
+    @workflow.signal
+    def ticket_result(self, signal: ResultSignal) -> None:
+        self._inbox.append(signal.result)
+
+    @workflow.signal
+    def approval(self, signal: ApprovalSignal) -> None:
+        if self._approval is None:  # the first human answer wins
+            self._approval = signal
+
+    @workflow.query
+    def view(self) -> WorkflowView:
+        return WorkflowView(
+            workflow_id=workflow.info().workflow_id,
+            status=self._status,
+            step=self._step,
+            decision_id=str(self._decision.get("decision_id", "")),
+            plan_id=str(self._decision.get("plan_id", "")),
+            tickets=[_view(t) for t in self._all_tickets()],
+            incidents=self._incidents,
+            issues=self._issues,
+            approval=vars(self._approval) if self._approval else None,
+            guardrails=self._guardrails,
+            metrics=self._metrics,
+            reason=self._reason,
+        )
+
+    # ------------------------------------------------------------ run
+
+    @workflow.run
+    async def run(self, inp: FlowInput) -> FlowResult:
+        self._decision = inp.decision
+        started = self._now()
+        self._event(TelemetryEventType.FLOW_C_STARTED)
+        try:
+            status = await self._run(inp)
+        except asyncio.CancelledError:
+            await self._cancelled(inp, started)
+            raise
+        return await self._finish(inp, status, started)
+
+    async def _run(self, inp: FlowInput) -> WorkflowStatus:
+        outcome = await self._validate(inp)
+        if not outcome.valid:
+            return WorkflowStatus.REFUSED
+        if outcome.needs_approval and not await self._wait_for_approval(inp):
+            return WorkflowStatus.REJECTED
+        self._step = "C2_GENERATE_TICKETS"
+        tickets = await workflow.execute_local_activity_method(
+            FlowActivities.generate_tickets,
+            GenerateInput(inp.decision, self._now(), inp.options),
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        self._step_event("C2_GENERATE_TICKETS", ticket_ids=[t.ticket_id for t in tickets])
+        self._plan = self._state(tickets, inp)
+        self._status = WorkflowStatus.RUNNING
+        await self._execute(self._plan)
+        if self._plan.succeeded():
+            return WorkflowStatus.COMPLETED
+        await self._compensate(inp)
+        return WorkflowStatus.FAILED
+
+    async def _validate(self, inp: FlowInput) -> ValidateOutput:
+        self._step_event("C1_VALIDATE", started=True)
+        outcome = await workflow.execute_activity_method(
+            FlowActivities.validate,
+            ValidateInput(inp.decision, workflow.info().workflow_id, inp.options),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
+        )
+        self._issues, self._guardrails = outcome.issues, outcome.guardrails
+        if not outcome.valid:
+            self._reason = "; ".join(f"{i.code}: {i.message}" for i in outcome.issues)
+            self._step_event("C1_VALIDATE", failed=self._reason)
+            return outcome
+        self._step_event("C1_VALIDATE")
+        if outcome.needs_approval:
+            self._reason = outcome.approval_reason
+        return outcome
+
+    async def _wait_for_approval(self, inp: FlowInput) -> bool:
+        self._status, self._step = WorkflowStatus.AWAITING_APPROVAL, "APPROVAL"
+        try:
+            await workflow.wait_condition(
+                lambda: self._approval is not None,
+                timeout=timedelta(seconds=inp.options.approval_timeout_s),
+            )
+        except TimeoutError:
+            self._approval = ApprovalSignal(False, "system", "approval timed out", self._now())
+        assert self._approval is not None
+        if not self._approval.approved:
+            self._reason = f"rejected by {self._approval.by}: {self._approval.reason}".rstrip(": ")
+        return self._approval.approved
+
+    def _state(self, tickets: list[ExecutionTicket], inp: FlowInput) -> ExecutionState:
+        o = inp.options
+        return ExecutionState.of(
+            tickets,
+            max_in_flight=o.max_in_flight,
+            backoff=Backoff(o.retry_initial_ms, o.retry_backoff, o.retry_max_ms),
+            weights=PriorityWeights(*o.weights),
+        )
+
+    # ------------------------------------------------------------ C3 + C4 loop
+
+    async def _execute(self, state: ExecutionState) -> None:
+        while not state.finished():
+            now = self._now()
+            for transition in state.expire(now):
+                self._record(state, transition)
+            batch = state.ready(now)
+            if batch:
+                await self._dispatch(state, batch, now)
+                continue
+            await self._wait(state, now)
+            self._drain(state)
+
+    async def _dispatch(
+        self, state: ExecutionState, batch: list[ExecutionTicket], now: int
+    ) -> None:
+        self._step = "C3_ALLOCATE"
+        allocated = await workflow.execute_local_activity_method(
+            FlowActivities.allocate,
+            AllocateInput(batch, now),
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        records = []
+        for allocation in allocated.allocations:
+            ticket = state.dispatch(allocation.ticket_id, now, allocation.metadata)
+            kind, method = TransitionKind.DISPATCHED, allocation.method
+            self._record(
+                state, Transition(ticket.ticket_id, kind, now, method, allocation.worker_id)
+            )
+            records.append(TicketRecord(ticket, list(self._history[ticket.ticket_id])))
+        self._step = "C4_DISPATCH"
+        await workflow.execute_activity_method(
+            FlowActivities.publish_tickets,
+            PublishInput(workflow.info().workflow_id, records, self._take_outbox()),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
+        )
+
+    async def _wait(self, state: ExecutionState, now: int) -> None:
+        if len(self._outbox) >= TELEMETRY_FLUSH_EVERY:
+            await self._flush_telemetry()
+        wake = state.next_wakeup(now)
+        if self._outbox:
+            oldest = self._outbox[0].timestamp + TELEMETRY_MAX_DELAY_MS
+            wake = oldest if wake is None else min(wake, oldest)
+        timeout = None if wake is None else timedelta(milliseconds=max(1, wake - now))
+        try:
+            await workflow.wait_condition(lambda: bool(self._inbox), timeout=timeout)
+        except TimeoutError:
+            if self._outbox and not self._inbox:
+                await self._flush_telemetry()
+
+    def _drain(self, state: ExecutionState) -> None:
+        while self._inbox:
+            result = self._inbox.pop(0)
+            transition = state.apply(result, self._now())
+            if transition is not None:
+                self._record(state, transition)
+
+    async def _compensate(self, inp: FlowInput) -> None:
+        assert self._plan is not None
+        comps = compensation_tickets(self._plan, self._now())
+        if not comps:
+            return
+        self._status = WorkflowStatus.COMPENSATING
+        self._comp = self._state(comps, inp)
+        await self._execute(self._comp)
+        settle_compensated(self._plan, self._comp)
+
+    # ------------------------------------------------------------ C5 + C6
+
+    async def _finish(self, inp: FlowInput, status: WorkflowStatus, started: int) -> FlowResult:
+        self._step = "C5_CONSOLIDATE"
+        out = await workflow.execute_activity_method(
+            FlowActivities.consolidate,
+            self._consolidate_input(inp, status, started),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
+        )
+        self._metrics = out.metrics
+        if out.incident is not None:
+            self._incidents.append(out.incident.model_dump(mode="json"))
+        self._step = "C6_TELEMETRY"
+        self._event(
+            TelemetryEventType.FLOW_C_COMPLETED,
+            status=status.value,
+            success=status is WorkflowStatus.COMPLETED,
+            duration_ms=self._now() - started,
+            sla_compliant=out.metrics.get("sla_violations", 0) == 0,
+        )
+        await self._flush_final()
+        self._status, self._step = status, "DONE"
+        incident_id = out.incident.incident_id if out.incident else None
+        return FlowResult(
+            workflow.info().workflow_id, status, self._reason, out.metrics, incident_id
+        )
+
+    def _consolidate_input(
+        self, inp: FlowInput, status: WorkflowStatus, started: int
+    ) -> ConsolidateInput:
+        return ConsolidateInput(
+            workflow_id=workflow.info().workflow_id,
+            decision={k: v for k, v in inp.decision.items() if k != "cognitive_plan"},
+            status=status,
+            tickets=list(self._plan.tickets.values()) if self._plan else [],
+            compensations=list(self._comp.tickets.values()) if self._comp else [],
+            timed_out=sorted(self._timed_out),
+            started_at_ms=started,
+            finished_at_ms=self._now(),
+            reason=self._reason,
+            issues=self._issues,
+            approval=vars(self._approval) if self._approval else None,
+            guardrails=self._guardrails,
+        )
+
+    async def _cancelled(self, inp: FlowInput, started: int) -> None:
+        """Tell workers to stop (running tickets re-published as FAILED), then consolidate."""
+        now = self._now()
+        self._reason = "cancelled by operator"
+        stopped: list[ExecutionTicket] = []
+        for state in (self._plan, self._comp):
+            if state is None:
+                continue
+            for ticket in state.cancel(now, self._reason):
+                kind = TransitionKind.CANCELLED
+                self._record(state, Transition(ticket.ticket_id, kind, now, self._reason))
+                stopped.append(ticket)
+        if stopped:
+            records = [TicketRecord(t, self._history.get(t.ticket_id, [])) for t in stopped]
+            await workflow.execute_activity_method(
+                FlowActivities.publish_tickets,
+                PublishInput(workflow.info().workflow_id, records, []),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=DEPENDENCY_RETRY,
+            )
+        await self._finish(inp, WorkflowStatus.CANCELLED, started)
+
+    async def _flush_telemetry(self) -> None:
+        await workflow.execute_activity_method(
+            FlowActivities.emit_telemetry,
+            TelemetryInput(workflow.info().workflow_id, self._take_outbox()),
+            start_to_close_timeout=STEP_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
+        )
+
+    async def _flush_final(self) -> None:
+        """Last telemetry plus every ticket's final record, in chunks that fit a payload."""
+        records = [TicketRecord(t, self._history.get(t.ticket_id, [])) for t in self._all_tickets()]
+        chunks = [
+            records[i : i + RECORDS_PER_ACTIVITY]
+            for i in range(0, len(records), RECORDS_PER_ACTIVITY)
+        ]
+        for index, chunk in enumerate(chunks or [[]]):
+            events = self._take_outbox() if index == len(chunks or [[]]) - 1 else []
+            await workflow.execute_activity_method(
+                FlowActivities.emit_telemetry,
+                TelemetryInput(workflow.info().workflow_id, events, chunk),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=DEPENDENCY_RETRY,
+            )
+
+    # ------------------------------------------------------------ bookkeeping
+
+    def _now(self) -> int:
+        return int(workflow.now().timestamp() * 1000)
+
+    def _all_tickets(self) -> list[ExecutionTicket]:
+        out: list[ExecutionTicket] = []
+        for state in (self._plan, self._comp):
+            if state is not None:
+                out += state.tickets.values()
+        return out
+
+    def _record(self, state: ExecutionState, transition: Transition) -> None:
+        ticket = state.tickets[transition.ticket_id]
+        if transition.kind is TransitionKind.TIMED_OUT or "timed out" in transition.detail:
+            self._timed_out.add(ticket.ticket_id)
+        self._history.setdefault(ticket.ticket_id, []).append(
+            {
+                "status": ticket.status.value,
+                "at": transition.at_ms,
+                "event": transition.kind.value,
+                "detail": transition.detail,
+                "worker_id": transition.worker_id,
+            }
+        )
+        self._event(
+            _EVENT_OF[transition.kind],
+            ticket_id=ticket.ticket_id,
+            task_type=ticket.task_type.value,
+            worker_id=transition.worker_id or ticket.metadata.get("worker_id"),
+            status=ticket.status.value,
+            duration_ms=ticket.actual_duration_ms,
+            error=transition.detail or None,
+            sla_compliant=_sla_ok(ticket, transition.at_ms),
+        )
+        if transition.kind is TransitionKind.TIMED_OUT:
+            self._event(TelemetryEventType.SLA_VIOLATION, ticket_id=ticket.ticket_id)
+
+    def _step_event(self, step: str, *, started: bool = False, failed: str = "", **kw: Any) -> None:
+        kind = TelemetryEventType.STEP_STARTED if started else TelemetryEventType.STEP_COMPLETED
+        if failed:
+            kind = TelemetryEventType.STEP_FAILED
+        self._event(kind, step=step, error=failed or None, **kw)
+
+    def _event(self, kind: TelemetryEventType, **fields: Any) -> None:
+        d = self._decision
+        self._outbox.append(
+            TelemetryEvent(
+                event_type=kind,
+                timestamp=self._now(),
+                intent_id=d.get("intent_id"),
+                plan_id=d.get("plan_id"),
+                decision_id=d.get("decision_id"),
+                workflow_id=workflow.info().workflow_id,
+                correlation_id=d.get("correlation_id"),
+                trace_id=d.get("trace_id"),
+                span_id=d.get("span_id"),
+                **fields,
+            )
+        )
+
+    def _take_outbox(self) -> list[TelemetryEvent]:
+        events, self._outbox = self._outbox, []
+        return events
+
+
+def _sla_ok(ticket: ExecutionTicket, at_ms: int) -> bool:
+    return at_ms <= ticket.sla.deadline
+
+
+def _view(t: ExecutionTicket) -> TicketView:
+    return TicketView(
+        ticket_id=t.ticket_id,
+        task_id=t.task_id,
+        task_type=t.task_type.value,
+        status=t.status.value,
+        worker_id=t.metadata.get("worker_id"),
+        started_at=t.started_at,
+        completed_at=t.completed_at,
+        retry_count=t.retry_count,
+        compensation_ticket_id=t.compensation_ticket_id,
+        deadline=t.sla.deadline,
+        error_message=t.error_message,
+    )

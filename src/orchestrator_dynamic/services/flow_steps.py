@@ -1,0 +1,277 @@
+"""The work behind each Flow C activity (C1-C6). Activities make one call into this class."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from orchestrator_dynamic.domain.consolidation import consolidate, incident_for
+from orchestrator_dynamic.domain.decode import parse_decision
+from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
+from orchestrator_dynamic.domain.ports import Collection, Publisher, Scheduler, Store
+from orchestrator_dynamic.domain.rules import SlaPolicy
+from orchestrator_dynamic.domain.scoring import PriorityWeights
+from orchestrator_dynamic.flow.payloads import (
+    AllocateInput,
+    AllocateOutput,
+    AllocationView,
+    ConsolidateInput,
+    ConsolidateOutput,
+    FlowOptions,
+    GenerateInput,
+    IssueView,
+    PublishInput,
+    TelemetryInput,
+    TicketRecord,
+    ValidateInput,
+    ValidateOutput,
+    WorkflowStatus,
+)
+from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
+
+log = structlog.get_logger(__name__)
+
+PlanPolicyCheck = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Topics:
+    tickets: str = "execution.tickets"
+    telemetry: str = "telemetry.orchestration"
+    incidents: str = "orchestration.incidents"
+    allocation_outcomes: str = "ml.allocation_outcomes"
+
+
+@dataclass
+class FlowDeps:
+    """Everything the steps touch, built once by the composition root."""
+
+    publisher: Publisher
+    store: Store
+    scheduler: Scheduler
+    clock: Callable[[], int]
+    topics: Topics = field(default_factory=Topics)
+    policy: Any | None = None  # services.policy.PolicyValidator when enabled
+
+
+def planning_config(options: FlowOptions) -> PlanningConfig:
+    sla = SlaPolicy(options.min_timeout_ms, options.timeout_buffer, options.default_timeout_ms)
+    return PlanningConfig(sla=sla, weights=PriorityWeights(*options.weights))
+
+
+class FlowSteps:
+    def __init__(self, deps: FlowDeps) -> None:
+        self._deps = deps
+        self._telemetry = TelemetryEmitter(deps.publisher, deps.store, deps.topics.telemetry)
+
+    # ---------------------------------------------------------------- C1
+
+    async def validate(self, inp: ValidateInput) -> ValidateOutput:
+        """Domain rules, then policies; every verdict is audited."""
+        now = self._deps.clock()
+        outcome = await self._validate(inp, now)
+        await self._audit(inp, outcome, now)
+        return outcome
+
+    async def _validate(self, inp: ValidateInput, now: int) -> ValidateOutput:
+        try:
+            planned = plan_decision(parse_decision(inp.decision), now, planning_config(inp.options))
+        except (MalformedMessage, PlanRefused) as exc:
+            return ValidateOutput(valid=False, issues=_views(exc.issues))
+        issues: list[Issue] = []
+        warnings: list[str] = []
+        if self._deps.policy is not None:
+            verdict = await self._deps.policy.validate_plan(planned.plan, planned.tickets, now)
+            issues, warnings = verdict.issues(), list(verdict.warnings)
+        if issues:
+            return ValidateOutput(valid=False, issues=_views(issues), warnings=warnings)
+        decision, plan = planned.decision, planned.plan
+        reasons = []
+        if decision.final_decision is FinalDecision.REVIEW_REQUIRED:
+            reasons.append("the consensus asked for human review")
+        elif decision.requires_human_review:
+            reasons.append("the decision requires human review")
+        if plan.requires_approval:
+            reasons.append("the plan requires approval")
+        if plan.is_destructive or plan.destructive_tasks:
+            reasons.append("the plan has destructive tasks")
+        return ValidateOutput(
+            valid=True,
+            needs_approval=bool(reasons),
+            approval_reason="; ".join(reasons),
+            guardrails=list(decision.guardrails_triggered),
+            warnings=warnings,
+        )
+
+    async def _audit(self, inp: ValidateInput, outcome: ValidateOutput, now: int) -> None:
+        record = {
+            "plan_id": inp.decision.get("plan_id"),
+            "workflow_id": inp.workflow_id,
+            "validation_result": {
+                "valid": outcome.valid,
+                "issues": [vars(i) for i in outcome.issues],
+                "warnings": outcome.warnings,
+            },
+            "timestamp": now,
+            "hash": inp.decision.get("hash"),
+        }
+        await self._deps.store.put(Collection.VALIDATION_AUDIT, f"{inp.workflow_id}:c1", record)
+        log.info("validation_audit_saved", workflow_id=inp.workflow_id, valid=outcome.valid)
+
+    # ---------------------------------------------------------------- C2
+
+    def generate(self, inp: GenerateInput) -> list[ExecutionTicket]:
+        """Deterministic: the same decision and clock give the same tickets."""
+        config = planning_config(inp.options)
+        decision = parse_decision(inp.decision)
+        return plan_decision(decision, inp.created_at_ms, config).tickets
+
+    # ---------------------------------------------------------------- C3
+
+    async def allocate(self, inp: AllocateInput) -> AllocateOutput:
+        out = []
+        for ticket in inp.tickets:
+            allocation = await self._deps.scheduler.allocate(ticket, inp.now_ms)
+            metadata = {
+                "allocation_method": allocation.method,
+                "priority_score": f"{allocation.priority_score:.4f}",
+            }
+            if allocation.worker_id:
+                metadata["worker_id"] = allocation.worker_id
+            if allocation.explanation:
+                metadata["allocation_explanation"] = _compact(allocation.explanation)
+            out.append(
+                AllocationView(
+                    ticket.ticket_id,
+                    allocation.worker_id,
+                    allocation.method,
+                    allocation.priority_score,
+                    metadata,
+                )
+            )
+        return AllocateOutput(out)
+
+    # ---------------------------------------------------------------- C4
+
+    async def publish(self, inp: PublishInput) -> None:
+        """Store first (so results can be routed), then the bus; both are idempotent by id."""
+        now = self._deps.clock()
+        for record in inp.tickets:
+            await self._save_ticket(inp.workflow_id, record, now)
+        for record in inp.tickets:
+            ticket = record.ticket
+            await self._deps.publisher.publish(
+                self._deps.topics.tickets,
+                ticket.model_dump_json().encode(),
+                key=ticket.ticket_id,
+                headers=trace_headers(ticket.trace_id, ticket.span_id),
+            )
+        await self._telemetry.emit(inp.telemetry, now)
+
+    async def _save_ticket(self, workflow_id: str, record: TicketRecord, now: int) -> None:
+        doc = record.ticket.model_dump(mode="json")
+        doc.update(
+            workflow_id=workflow_id,
+            worker_id=record.ticket.metadata.get("worker_id"),
+            history=record.history,
+            timestamp=now,
+        )
+        await self._deps.store.put(Collection.TICKETS, record.ticket.ticket_id, doc)
+
+    # ---------------------------------------------------------------- C6
+
+    async def emit(self, inp: TelemetryInput) -> None:
+        now = self._deps.clock()
+        for record in inp.tickets:
+            await self._save_ticket(inp.workflow_id, record, now)
+        await self._telemetry.emit(inp.events, now)
+
+    async def flush_telemetry(self) -> int:
+        return await self._telemetry.flush_buffer()
+
+    # ---------------------------------------------------------------- C5
+
+    async def consolidate(self, inp: ConsolidateInput) -> ConsolidateOutput:
+        now = self._deps.clock()
+        summary = consolidate(
+            inp.tickets,
+            inp.compensations,
+            inp.started_at_ms,
+            inp.finished_at_ms,
+            expect_success=inp.status is WorkflowStatus.COMPLETED,
+        )
+        incident = None
+        if inp.status is WorkflowStatus.FAILED or not summary.consistent:
+            incident = incident_for(
+                inp.workflow_id,
+                inp.tickets,
+                summary,
+                set(inp.timed_out),
+                inp.decision.get("correlation_id"),
+                inp.decision.get("trace_id"),
+                now,
+            )
+            await self._publish_incident(incident)
+        await self._save_result(inp, summary.as_dict(), incident, now)
+        return ConsolidateOutput(metrics=summary.as_dict(), incident=incident)
+
+    async def _publish_incident(self, incident: Any) -> None:
+        await self._deps.store.put(
+            Collection.INCIDENTS,
+            incident.incident_id,
+            {
+                **incident.model_dump(mode="json"),
+                "type": incident.incident_type.value,
+                "timestamp": incident.created_at,
+            },
+        )
+        log.info("incident_saved", incident_id=incident.incident_id)
+        await self._deps.publisher.publish(
+            self._deps.topics.incidents,
+            incident.model_dump_json().encode(),
+            key=incident.workflow_id,
+        )
+
+    async def _save_result(
+        self, inp: ConsolidateInput, metrics: dict[str, Any], incident: Any, now: int
+    ) -> None:
+        record = {
+            "workflow_id": inp.workflow_id,
+            "decision_id": inp.decision.get("decision_id"),
+            "plan_id": inp.decision.get("plan_id"),
+            "intent_id": inp.decision.get("intent_id"),
+            "status": inp.status.value,
+            "reason": inp.reason,
+            "consolidated_at": now,
+            "started_at": inp.started_at_ms,
+            "metrics": metrics,
+            "sla_status": {
+                "violations_count": metrics["sla_violations"],
+                "compliant": metrics["sla_violations"] == 0,
+            },
+            "tickets": [
+                {"ticket_id": t["ticket_id"], "task_id": t["task_id"], "status": t["status"]}
+                for t in metrics["tickets"]
+            ],
+            "issues": [vars(i) for i in inp.issues],
+            "approval": inp.approval,
+            "guardrails": inp.guardrails,
+            "incident_id": incident.incident_id if incident else None,
+            "timestamp": now,
+        }
+        await self._deps.store.put(Collection.WORKFLOW_RESULTS, inp.workflow_id, record)
+        log.info("workflow_result_saved", workflow_id=inp.workflow_id, status=inp.status.value)
+
+
+def _views(issues: list[Issue]) -> list[IssueView]:
+    return [IssueView(i.code, i.message, i.path) for i in issues]
+
+
+def _compact(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, separators=(",", ":"), default=str)

@@ -1,0 +1,137 @@
+"""A Flow C rig on a real Temporal dev server, with in-memory ports and simulated agents."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from orchestrator_dynamic.domain.decode import parse_decision
+from orchestrator_dynamic.domain.model import (
+    ExecutionResult,
+    ExecutionResultPayload,
+    ExecutionTicket,
+    ResultStatus,
+    TicketStatus,
+)
+from orchestrator_dynamic.flow.activities import FlowActivities
+from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
+from orchestrator_dynamic.flow.payloads import FlowOptions, WorkflowStatus, WorkflowView
+from orchestrator_dynamic.flow.worker import build_worker
+from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher, settle
+
+WORKERS = {
+    "agent-build": {"code_generation"},
+    "agent-test": {"testing", "validation"},
+    "agent-deploy": {"deployment", "validation", "testing"},
+}
+
+Behaviour = Callable[[ExecutionTicket], bool | None]
+"""Given a dispatched ticket: True = succeed, False = fail, None = never answer."""
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class AgentLog:
+    started: dict[str, list[int]] = field(default_factory=dict)
+    finished: dict[str, int] = field(default_factory=dict)
+    seen: list[ExecutionTicket] = field(default_factory=list)
+
+
+class FlowRig:
+    def __init__(self, client: Client, options: FlowOptions, behaviour: Behaviour) -> None:
+        self.client = client
+        self.task_queue = f"flow-test-{uuid.uuid4().hex[:8]}"
+        self.store = MemoryStoreFake()
+        self.bus = RecordingPublisher()
+        self.scheduler = CapabilityScheduler(workers={k: set(v) for k, v in WORKERS.items()})
+        steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms))
+        self.worker: Worker = build_worker(client, self.task_queue, FlowActivities(steps))
+        self.gateway = FlowGateway(
+            client, self.task_queue, self.store, lambda: options, now_ms, self.scheduler
+        )
+        self.behaviour = behaviour
+        self.log = AgentLog()
+        self.agent_delay_s = 0.01
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.bus.on("execution.tickets", self._agent)
+
+    async def _agent(self, record: Any) -> None:
+        ticket = ExecutionTicket.model_validate_json(record.value)
+        self.log.seen.append(ticket)
+        if ticket.status is not TicketStatus.RUNNING:
+            return
+        self.log.started.setdefault(ticket.ticket_id, []).append(now_ms())
+        outcome = self.behaviour(ticket)
+        if outcome is None:
+            return
+        task = asyncio.create_task(self._answer(ticket, outcome))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, ticket: ExecutionTicket, ok: bool) -> None:
+        await asyncio.sleep(self.agent_delay_s)
+        if ok:
+            self.log.finished[ticket.ticket_id] = now_ms()
+        result = ExecutionResult(
+            ticket_id=ticket.ticket_id,
+            status=ResultStatus.COMPLETED if ok else ResultStatus.FAILED,
+            result=ExecutionResultPayload(success=ok, output={"by": "agent"}),
+            error_message=None if ok else "simulated failure",
+            actual_duration_ms=5,
+            agent_id=ticket.metadata.get("worker_id", "agent"),
+            timestamp=now_ms(),
+        )
+        await self.gateway.deliver(result)
+
+    async def submit(self, doc: dict[str, Any] | bytes, unique: bool = True) -> Submission:
+        """Submit a decision; by default under a fresh decision_id, because the dev server
+        outlives each test and a finished workflow id is never reused."""
+        body = dict(doc) if isinstance(doc, dict) else json.loads(doc)
+        if unique and "decision_id" in body:
+            body["decision_id"] = f"{body['decision_id']}-{uuid.uuid4().hex[:8]}"
+        return await self.gateway.submit(parse_decision(body))
+
+    async def finished_view(self, workflow_id: str, timeout_s: float = 60) -> WorkflowView:
+        handle = self.client.get_workflow_handle(workflow_id)
+        async with asyncio.timeout(timeout_s):
+            with contextlib.suppress(Exception):
+                await handle.result()
+        return await self.gateway.view(workflow_id)
+
+    async def wait_status(self, workflow_id: str, status: WorkflowStatus) -> WorkflowView:
+        views: list[WorkflowView] = []
+
+        async def probe() -> None:
+            views.append(await self.gateway.view(workflow_id))
+
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    await probe()
+                except Exception:
+                    views.clear()
+                if views and views[-1].status is status:
+                    return views[-1]
+                await asyncio.sleep(0.05)
+
+    def tickets_published(self) -> list[ExecutionTicket]:
+        return [
+            ExecutionTicket.model_validate_json(r.value)
+            for r in self.bus.topic("execution.tickets")
+        ]
+
+
+__all__ = ["FlowRig", "settle"]
