@@ -35,6 +35,7 @@ from orchestrator_dynamic.flow.payloads import (
     WorkflowView,
 )
 from orchestrator_dynamic.flow.workflow import FlowCWorkflow
+from orchestrator_dynamic.observability import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +75,9 @@ class FlowGateway:
             return Submission(decision.decision_id, "skipped", "SKIPPED")
         disposition = await self._start(decision)
         await self._record(decision, "started", "")
+        metrics.WORKFLOWS_STARTED.labels(disposition).inc()
+        if disposition == "started":
+            metrics.WORKFLOWS_ACTIVE.inc()
         return Submission(decision.decision_id, disposition, "RUNNING")
 
     async def _start(self, decision: ConsolidatedDecision) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from orchestrator_dynamic.domain.consolidation import consolidate, incident_for
+from orchestrator_dynamic.domain.consolidation import consolidate, incident_for, sla_violated
 from orchestrator_dynamic.domain.decode import parse_decision
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
@@ -32,6 +32,7 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateOutput,
     WorkflowStatus,
 )
+from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
@@ -77,6 +78,7 @@ class FlowSteps:
         now = self._deps.clock()
         outcome = await self._validate(inp, now)
         await self._audit(inp, outcome, now)
+        metrics.VALIDATIONS.labels("valid" if outcome.valid else "refused").inc()
         return outcome
 
     async def _validate(self, inp: ValidateInput, now: int) -> ValidateOutput:
@@ -129,8 +131,11 @@ class FlowSteps:
     def generate(self, inp: GenerateInput) -> list[ExecutionTicket]:
         """Deterministic: the same decision and clock give the same tickets."""
         config = planning_config(inp.options)
-        decision = parse_decision(inp.decision)
-        return plan_decision(decision, inp.created_at_ms, config).tickets
+        with metrics.TICKET_GENERATION_DURATION.time():
+            tickets = plan_decision(parse_decision(inp.decision), inp.created_at_ms, config).tickets
+        for ticket in tickets:
+            metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
+        return tickets
 
     # ---------------------------------------------------------------- C3
 
@@ -172,6 +177,7 @@ class FlowSteps:
                 key=ticket.ticket_id,
                 headers=trace_headers(ticket.trace_id, ticket.span_id),
             )
+            metrics.TICKETS_PUBLISHED.labels(ticket.status.value).inc()
         await self._telemetry.emit(inp.telemetry, now)
 
     async def _save_ticket(self, workflow_id: str, record: TicketRecord, now: int) -> None:
@@ -219,6 +225,7 @@ class FlowSteps:
             )
             await self._publish_incident(incident)
         await self._save_result(inp, summary.as_dict(), incident, now)
+        _observe(inp, incident, now)
         return ConsolidateOutput(metrics=summary.as_dict(), incident=incident)
 
     async def _publish_incident(self, incident: Any) -> None:
@@ -267,6 +274,23 @@ class FlowSteps:
         }
         await self._deps.store.put(Collection.WORKFLOW_RESULTS, inp.workflow_id, record)
         log.info("workflow_result_saved", workflow_id=inp.workflow_id, status=inp.status.value)
+
+
+def _observe(inp: ConsolidateInput, incident: Any, now: int) -> None:
+    band = inp.tickets[0].risk_band.value if inp.tickets else "unknown"
+    metrics.WORKFLOWS_COMPLETED.labels(inp.status.value, band).inc()
+    metrics.WORKFLOW_DURATION.labels(inp.status.value).observe((now - inp.started_at_ms) / 1000)
+    metrics.WORKFLOWS_ACTIVE.dec()
+    for ticket in inp.tickets:
+        metrics.TICKETS_COMPLETED.labels(ticket.status.value).inc()
+        if ticket.retry_count:
+            metrics.TICKET_RETRIES.labels(ticket.risk_band.value).inc(ticket.retry_count)
+        if sla_violated(ticket):
+            metrics.SLA_VIOLATIONS.labels(ticket.risk_band.value).inc()
+    for comp in inp.compensations:
+        metrics.COMPENSATIONS.labels(comp.status.value).inc()
+    if incident is not None:
+        metrics.INCIDENTS.labels(incident.incident_type.value).inc()
 
 
 def _views(issues: list[Issue]) -> list[IssueView]:

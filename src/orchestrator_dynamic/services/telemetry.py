@@ -10,6 +10,7 @@ import structlog
 from orchestrator_dynamic.domain.errors import OrchestratorError
 from orchestrator_dynamic.domain.model import TelemetryEvent
 from orchestrator_dynamic.domain.ports import Collection, Publisher, Store
+from orchestrator_dynamic.observability import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -50,6 +51,7 @@ class TelemetryEmitter:
             "retry_count": 0,
         }
         await self._store.put(Collection.TELEMETRY_BUFFER, frame_id(event), record)
+        metrics.TELEMETRY_BUFFERED.inc()
         log.warning("telemetry_buffered", workflow_id=event.workflow_id, reason=reason)
 
     async def flush_buffer(self, limit: int = 500) -> int:

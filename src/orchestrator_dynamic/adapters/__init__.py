@@ -1,0 +1,1 @@
+"""Real clients behind the domain's ports; each translates its driver's errors."""

@@ -1,0 +1,1 @@
+"""Ways in: the HTTP API, the CLI and the embedded runtime (`up`)."""

@@ -1,0 +1,60 @@
+"""The FastAPI application. It receives ready services; it never builds adapters itself."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request, Response
+
+from orchestrator_dynamic import __version__
+from orchestrator_dynamic.entrypoints.api import problems
+from orchestrator_dynamic.entrypoints.api.routes import (
+    decisions,
+    health,
+    incidents,
+    tickets,
+    workflows,
+)
+from orchestrator_dynamic.entrypoints.api.security import TokenAuth
+
+
+def create_app(
+    services: Any,
+    tokens: Mapping[str, str],
+    max_body_bytes: int = 1 << 20,
+    extra_routers: list[APIRouter] | None = None,
+) -> FastAPI:
+    app = FastAPI(
+        title="Orchestrator Dynamic",
+        version=__version__,
+        description="Durable execution of approved multi-agent plans (Flow C).",
+    )
+    app.state.services = services
+    app.state.auth = TokenAuth(tokens)
+    problems.install(app)
+    app.middleware("http")(_limit_body(max_body_bytes))
+    app.include_router(health.router)
+    v1 = APIRouter(prefix="/api/v1")
+    for router in (decisions.router, workflows.router, tickets.router, incidents.router):
+        v1.include_router(router)
+    for router in extra_routers or []:
+        v1.include_router(router)
+    app.include_router(v1)
+    return app
+
+
+def _limit_body(
+    limit: int,
+) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
+    async def middleware(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            return problems.problem(
+                413, "Request too large", f"the body may be at most {limit} bytes"
+            )
+        return await call_next(request)
+
+    return middleware

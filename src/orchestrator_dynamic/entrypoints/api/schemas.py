@@ -1,0 +1,76 @@
+"""Request and response bodies of the API (separate from the domain's wire models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class SubmitAccepted(BaseModel):
+    workflow_id: str
+    disposition: str = Field(description="started, existing (same decision seen before) or skipped")
+    status: str
+
+
+class Decide(BaseModel):
+    by: str = Field(default="operator", min_length=1, max_length=200)
+    reason: str = Field(default="", max_length=2_000)
+
+
+class DependencyStatus(BaseModel):
+    name: str
+    required: bool
+    ok: bool
+    latency_ms: float
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    ready: bool
+    dependencies: list[DependencyStatus]
+
+
+class TicketView(BaseModel):
+    ticket_id: str
+    task_id: str
+    task_type: str
+    status: str
+    worker_id: str | None = None
+    started_at: int | None = None
+    completed_at: int | None = None
+    retry_count: int = 0
+    compensation_ticket_id: str | None = None
+    deadline: int | None = None
+    error_message: str | None = None
+
+
+class WorkflowPublic(BaseModel):
+    workflow_id: str
+    status: str
+    step: str
+    decision_id: str | None = None
+    plan_id: str | None = None
+    tickets: list[dict[str, Any]] = []
+    incidents: list[dict[str, Any]] = []
+    issues: list[dict[str, Any]] = []
+    approval: dict[str, Any] | None = None
+    guardrails: list[str] = []
+    metrics: dict[str, Any] = {}
+    reason: str = ""
+
+
+class WorkflowSummary(BaseModel):
+    workflow_id: str
+    plan_id: str | None = None
+    status: str
+    started_at: int | None = None
+    consolidated_at: int | None = None
+    sla_violations: int | None = None
+
+
+class TicketDetail(BaseModel):
+    ticket: dict[str, Any]
+    history: list[dict[str, Any]]
+    allocation: dict[str, Any] | None = None
+    policy_decisions: list[dict[str, Any]] = []

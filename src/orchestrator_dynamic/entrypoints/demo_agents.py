@@ -1,0 +1,147 @@
+"""Simulated worker agents for `up --demo-workers N`: a plan can run to completion on one machine.
+
+Each agent registers with the worker registry (a mix of capabilities, namespaces and security
+levels so the fixtures exercise matching), takes the RUNNING tickets allocated to it from
+``execution.tickets``, sleeps for a share of the estimate, fails at DEMO_WORKER_FAILURE_RATE and
+reports on ``execution.results`` like a real agent would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+from dataclasses import dataclass, field
+
+import structlog
+
+from orchestrator_dynamic.domain.errors import OrchestratorError
+from orchestrator_dynamic.domain.model import (
+    ExecutionResult,
+    ExecutionResultPayload,
+    ExecutionTicket,
+    ResultStatus,
+    SecurityLevel,
+    TicketStatus,
+)
+from orchestrator_dynamic.domain.ports import BusMessage, MessageBus, WorkerRegistry
+from orchestrator_dynamic.domain.scoring import WorkerProfile, WorkerTelemetry
+
+log = structlog.get_logger(__name__)
+
+PROFILES: tuple[tuple[frozenset[str], SecurityLevel], ...] = (
+    (frozenset({"code_generation", "testing"}), SecurityLevel.INTERNAL),
+    (frozenset({"deployment", "validation"}), SecurityLevel.RESTRICTED),
+    (frozenset({"testing", "validation"}), SecurityLevel.CONFIDENTIAL),
+    (
+        frozenset({"code_generation", "deployment", "testing", "validation"}),
+        SecurityLevel.RESTRICTED,
+    ),
+)
+
+
+def demo_profiles(count: int) -> list[WorkerProfile]:
+    return [
+        WorkerProfile(
+            worker_id=f"demo-agent-{i + 1}",
+            capabilities=PROFILES[i % len(PROFILES)][0],
+            security_level=PROFILES[i % len(PROFILES)][1],
+            max_concurrent_tasks=8,
+            telemetry=WorkerTelemetry(success_rate=0.95, duration_score=0.7, experience=0.5),
+        )
+        for i in range(count)
+    ]
+
+
+@dataclass
+class DemoAgentPool:
+    bus: MessageBus
+    registry: WorkerRegistry
+    count: int
+    failure_rate: float = 0.0
+    speed: float = 0.001
+    tickets_topic: str = "execution.tickets"
+    results_topic: str = "execution.results"
+    heartbeat_s: float = 10.0
+    seed: int | None = None
+    _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
+    _seen: set[tuple[str, int]] = field(default_factory=set)
+    _owner: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.profiles = {p.worker_id: p for p in demo_profiles(self.count)}
+        self._rng = random.Random(self.seed)
+
+    async def run(self) -> None:
+        for profile in self.profiles.values():
+            await self.registry.register(profile)
+        subscription = await self.bus.subscribe([self.tickets_topic], "demo-agents")
+        heartbeats = asyncio.create_task(self._heartbeats())
+        try:
+            while True:
+                for message in await subscription.poll(100, 500):
+                    self._take(message)
+                    await subscription.commit(message)
+        finally:
+            heartbeats.cancel()
+            for task in self._running.values():
+                task.cancel()
+            await subscription.close()
+
+    def _take(self, message: BusMessage) -> None:
+        try:
+            ticket = ExecutionTicket.model_validate_json(message.value)
+        except ValueError:
+            return
+        worker_id = ticket.metadata.get("worker_id") or next(iter(self.profiles), None)
+        if worker_id not in self.profiles:
+            return  # another fleet's ticket
+        if ticket.status is TicketStatus.FAILED:  # the orchestrator cancelled it
+            task = self._running.pop(ticket.ticket_id, None)
+            if task:
+                task.cancel()
+            return
+        attempt = (ticket.ticket_id, ticket.retry_count)
+        if ticket.status is not TicketStatus.RUNNING or attempt in self._seen:
+            return  # redelivery of an attempt we already run: never run it twice
+        self._seen.add(attempt)
+        self._owner[ticket.ticket_id] = worker_id
+        self._running[ticket.ticket_id] = asyncio.create_task(self._work(ticket, worker_id))
+
+    async def _work(self, ticket: ExecutionTicket, worker_id: str) -> None:
+        seconds = (ticket.estimated_duration_ms or 1_000) / 1000 * self.speed
+        started = time.monotonic()
+        await asyncio.sleep(seconds)
+        ok = self._rng.random() >= self.failure_rate
+        result = ExecutionResult(
+            ticket_id=ticket.ticket_id,
+            status=ResultStatus.COMPLETED if ok else ResultStatus.FAILED,
+            result=ExecutionResultPayload(
+                success=ok,
+                output={"agent": worker_id},
+                metadata={"workflow_id": ticket.workflow_id},
+                logs=[f"{ticket.task_type.value} {ticket.task_id} by {worker_id}"],
+            ),
+            error_message=None if ok else "simulated failure",
+            actual_duration_ms=int((time.monotonic() - started) * 1000),
+            agent_id=worker_id,
+            timestamp=int(time.time() * 1000),
+        )
+        try:
+            await self.bus.publish(
+                self.results_topic, result.model_dump_json().encode(), key=ticket.ticket_id
+            )
+        except OrchestratorError as exc:
+            log.warning("demo_agent_result_lost", ticket_id=ticket.ticket_id, reason=str(exc))
+        finally:
+            self._running.pop(ticket.ticket_id, None)
+            self._owner.pop(ticket.ticket_id, None)
+
+    async def _heartbeats(self) -> None:
+        while True:
+            await asyncio.sleep(self.heartbeat_s)
+            for worker_id in self.profiles:
+                active = sum(1 for owner in self._owner.values() if owner == worker_id)
+                with contextlib.suppress(OrchestratorError):
+                    await self.registry.heartbeat(worker_id, active)

@@ -1,0 +1,1 @@
+"""Metrics, traces and logs. Set up once by the entrypoints."""

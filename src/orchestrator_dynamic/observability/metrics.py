@@ -1,0 +1,60 @@
+"""Prometheus metrics of Flow C (names and labels from the specification).
+
+The bus, store, scheduler, policy and SLA families live next to the code that moves them.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+
+WORKFLOWS_STARTED = Counter(
+    "orchestration_workflows_started_total", "Flow C workflows started", ["status"]
+)
+WORKFLOWS_COMPLETED = Counter(
+    "orchestration_workflows_completed_total", "Flow C workflows ended", ["status", "risk_band"]
+)
+WORKFLOW_DURATION = Histogram(
+    "orchestration_workflow_duration_seconds",
+    "From C1 to consolidation",
+    ["status"],
+    buckets=DURATION_BUCKETS,
+)
+WORKFLOWS_ACTIVE = Gauge("orchestration_workflows_active", "Workflows started and not yet ended")
+TICKETS_GENERATED = Counter(
+    "orchestration_tickets_generated_total", "Tickets built at C2", ["risk_band", "priority"]
+)
+TICKET_GENERATION_DURATION = Histogram(
+    "orchestration_ticket_generation_duration_seconds",
+    "Time to build a plan's tickets",
+    buckets=(0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1),
+)
+TICKETS_PUBLISHED = Counter(
+    "orchestration_tickets_published_total", "Tickets published to execution.tickets", ["status"]
+)
+TICKETS_COMPLETED = Counter(
+    "orchestration_tickets_completed_total", "Tickets that reached a final status", ["status"]
+)
+TICKET_RETRIES = Counter(
+    "orchestration_ticket_retries_total", "Ticket attempts retried", ["risk_band"]
+)
+COMPENSATIONS = Counter(
+    "orchestration_compensations_total", "Compensation tickets run after a failure", ["status"]
+)
+VALIDATIONS = Counter("orchestration_validations_total", "C1 verdicts", ["result"])
+SLA_VIOLATIONS = Counter(
+    "orchestration_sla_violations_total", "Tickets that missed their deadline", ["risk_band"]
+)
+SLA_REMAINING = Gauge(
+    "orchestration_sla_remaining_seconds",
+    "Time left before a workflow's nearest deadline",
+    ["workflow_id"],
+)
+DEADLINE_APPROACHING = Counter(
+    "orchestration_deadline_approaching_total", "Tickets past the deadline warning threshold"
+)
+INCIDENTS = Counter("orchestration_incidents_total", "Incidents raised", ["incident_type"])
+TELEMETRY_BUFFERED = Counter(
+    "orchestration_telemetry_buffered_total", "Telemetry frames kept in the store for later"
+)

@@ -1,0 +1,154 @@
+"""What operators and upstream services ask of the orchestrator (used by the API and the CLI)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import structlog
+
+from orchestrator_dynamic.domain.decode import (
+    hash_matches,
+    parse_decision,
+    parse_plan,
+    parse_result,
+)
+from orchestrator_dynamic.domain.errors import (
+    DependencyDown,
+    Issue,
+    MalformedMessage,
+    NotFound,
+)
+from orchestrator_dynamic.domain.model import ConsolidatedDecision
+from orchestrator_dynamic.domain.ports import Collection, Store
+from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
+
+log = structlog.get_logger(__name__)
+
+
+class Operations:
+    def __init__(
+        self,
+        gateway: FlowGateway,
+        store: Store,
+        clock: Callable[[], int],
+        verify_hash: bool = False,
+    ) -> None:
+        self._gateway = gateway
+        self._store = store
+        self._clock = clock
+        self._verify_hash = verify_hash
+
+    # ------------------------------------------------------------ decisions
+
+    async def submit(self, doc: ConsolidatedDecision | bytes | dict[str, Any]) -> Submission:
+        """Accept a ConsolidatedDecision (wire JSON); MalformedMessage names what is wrong."""
+        decision = doc if isinstance(doc, ConsolidatedDecision) else parse_decision(doc)
+        plan = parse_plan(decision)
+        if not hash_matches(decision):
+            if self._verify_hash:
+                issue = Issue("decision.hash_mismatch", "integrity hash does not match", "hash")
+                raise MalformedMessage([issue])
+            log.warning("decision_hash_mismatch", decision_id=decision.decision_id)
+        return await self._gateway.submit(decision, plan)
+
+    # ------------------------------------------------------------ workflows
+
+    async def workflow(self, workflow_id: str) -> dict[str, Any]:
+        """The live view from the workflow; the stored result when the engine cannot answer."""
+        try:
+            return asdict(await self._gateway.view(workflow_id))
+        except (NotFound, DependencyDown):
+            stored = await self._store.get(Collection.WORKFLOW_RESULTS, workflow_id)
+            if stored is None:
+                raise
+            return _stored_view(stored)
+
+    async def workflows(
+        self, status: str | None, since_ms: int | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """Started decisions, newest first, with their final status once consolidated."""
+        started = await self._store.find(
+            Collection.DECISIONS,
+            {"disposition": "started"},
+            since_ms=since_ms,
+            limit=limit + offset if status else limit,
+            offset=0 if status else offset,
+        )
+        rows = []
+        for decision in started:
+            result = await self._store.get(Collection.WORKFLOW_RESULTS, decision["decision_id"])
+            rows.append(_summary(decision, result))
+        if status:
+            rows = [r for r in rows if r["status"] == status.upper()][offset : offset + limit]
+        return rows
+
+    async def approve(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
+        return asdict(await self._gateway.decide(workflow_id, True, by, reason))
+
+    async def reject(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
+        return asdict(await self._gateway.decide(workflow_id, False, by, reason))
+
+    async def cancel(self, workflow_id: str) -> None:
+        await self._gateway.cancel(workflow_id)
+
+    # ------------------------------------------------------------ tickets
+
+    async def ticket(self, ticket_id: str) -> dict[str, Any]:
+        record = await self._store.get(Collection.TICKETS, ticket_id)
+        if record is None:
+            raise NotFound(f"no ticket {ticket_id}")
+        explanation = record.get("metadata", {}).get("allocation_explanation")
+        policies = await self._store.find(Collection.POLICY_DECISIONS, {"ticket_id": ticket_id})
+        return {
+            "ticket": {k: v for k, v in record.items() if k != "history"},
+            "history": record.get("history", []),
+            "allocation": json.loads(explanation) if explanation else None,
+            "policy_decisions": policies,
+        }
+
+    async def report_result(self, ticket_id: str, doc: bytes | dict[str, Any]) -> None:
+        result = parse_result(doc)
+        if result.ticket_id != ticket_id:
+            message = f"ticket_id {result.ticket_id!r} differs from the URL's {ticket_id!r}"
+            raise MalformedMessage([Issue("result.ticket_mismatch", message, "ticket_id")])
+        if not await self._gateway.deliver(result):
+            raise NotFound(f"no running workflow owns ticket {ticket_id}")
+
+    # ------------------------------------------------------------ incidents
+
+    async def incidents(
+        self, severity: str | None, workflow_id: str | None, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        filters = {k: v for k, v in (("severity", severity), ("workflow_id", workflow_id)) if v}
+        return await self._store.find(Collection.INCIDENTS, filters, limit=limit, offset=offset)
+
+
+def _summary(decision: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "workflow_id": decision["decision_id"],
+        "plan_id": decision.get("plan_id"),
+        "status": (result or {}).get("status", "RUNNING"),
+        "started_at": decision.get("timestamp"),
+        "consolidated_at": (result or {}).get("consolidated_at"),
+        "sla_violations": ((result or {}).get("sla_status") or {}).get("violations_count"),
+    }
+
+
+def _stored_view(stored: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "workflow_id": stored["workflow_id"],
+        "status": stored["status"],
+        "step": "DONE",
+        "decision_id": stored.get("decision_id"),
+        "plan_id": stored.get("plan_id"),
+        "tickets": stored.get("tickets", []),
+        "incidents": [{"incident_id": stored["incident_id"]}] if stored.get("incident_id") else [],
+        "issues": stored.get("issues", []),
+        "approval": stored.get("approval"),
+        "guardrails": stored.get("guardrails", []),
+        "metrics": stored.get("metrics", {}),
+        "reason": stored.get("reason", ""),
+    }
