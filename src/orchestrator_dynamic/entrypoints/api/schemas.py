@@ -18,33 +18,6 @@ class Decide(BaseModel):
     reason: str = Field(default="", max_length=2_000)
 
 
-class DependencyStatus(BaseModel):
-    name: str
-    required: bool
-    ok: bool
-    latency_ms: float
-    error: str | None = None
-
-
-class Readiness(BaseModel):
-    ready: bool
-    dependencies: list[DependencyStatus]
-
-
-class TicketView(BaseModel):
-    ticket_id: str
-    task_id: str
-    task_type: str
-    status: str
-    worker_id: str | None = None
-    started_at: int | None = None
-    completed_at: int | None = None
-    retry_count: int = 0
-    compensation_ticket_id: str | None = None
-    deadline: int | None = None
-    error_message: str | None = None
-
-
 class WorkflowPublic(BaseModel):
     workflow_id: str
     status: str

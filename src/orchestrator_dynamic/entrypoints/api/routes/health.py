@@ -7,7 +7,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from orchestrator_dynamic.entrypoints.api.deps import ServicesDep
-from orchestrator_dynamic.entrypoints.api.schemas import Readiness
+from orchestrator_dynamic.services.readiness import ReadinessReport
 
 router = APIRouter(tags=["health"])
 
@@ -18,7 +18,7 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", response_model=Readiness, responses={503: {"model": Readiness}})
+@router.get("/ready", response_model=ReadinessReport, responses={503: {"model": ReadinessReport}})
 async def ready(services: ServicesDep) -> JSONResponse:
     """Each dependency with its status and latency; 503 when a required one is down."""
     report = await services.readiness()
