@@ -1,0 +1,54 @@
+"""The `orchestrator-dynamic` command. Each command lives in its own module; this file wires them."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator_dynamic.entrypoints import cli_ops
+from orchestrator_dynamic.entrypoints.cli_config import config_command
+from orchestrator_dynamic.entrypoints.cli_plan import plan_command
+from orchestrator_dynamic.entrypoints.console import err_console
+
+app = typer.Typer(
+    name="orchestrator-dynamic",
+    help="Durable orchestration of approved multi-agent plans.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("plan")(plan_command)
+app.command("config")(config_command)
+app.command("submit")(cli_ops.submit_command)
+app.command("status")(cli_ops.status_command)
+app.command("list")(cli_ops.list_command)
+app.command("approve")(cli_ops.approve_command)
+app.command("reject")(cli_ops.reject_command)
+app.command("cancel")(cli_ops.cancel_command)
+
+
+@app.command("up")
+def up_command(
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Embedded state (default DATA_DIR).")
+    ] = None,
+    api_port: Annotated[int | None, typer.Option(help="HTTP API port (default API_PORT).")] = None,
+    demo_workers: Annotated[int, typer.Option(min=0, help="Simulated worker agents.")] = 0,
+) -> None:
+    """Start the whole service on its embedded defaults (Ctrl-C stops it cleanly)."""
+    from orchestrator_dynamic.entrypoints.embedded import run_up, up_settings
+    from orchestrator_dynamic.settings import SettingsError, load_settings
+
+    try:
+        settings = up_settings(load_settings(), data_dir, api_port)
+    except SettingsError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        asyncio.run(run_up(settings, demo_workers))
+    except ValueError as exc:  # refused configuration (e.g. open API beyond loopback)
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
