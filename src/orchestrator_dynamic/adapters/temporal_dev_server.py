@@ -71,6 +71,14 @@ class TemporalDevServer:
             cmd += ["--namespace", self.namespace]
         return cmd
 
+    async def listening(self) -> bool:
+        try:
+            _, writer = await asyncio.open_connection(self.ip, self.port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
     async def start(self, timeout_s: float = 60.0) -> None:
         self.db_file.parent.mkdir(parents=True, exist_ok=True)
         log = open(self.log_file or self.db_file.with_suffix(".log"), "ab")  # noqa: SIM115, ASYNC230 - a local log file

@@ -25,7 +25,7 @@ from orchestrator_dynamic.domain.model import (
     SecurityLevel,
     TicketStatus,
 )
-from orchestrator_dynamic.domain.ports import BusMessage, MessageBus, WorkerRegistry
+from orchestrator_dynamic.domain.ports import BusMessage, MessageBus, Subscription, WorkerRegistry
 from orchestrator_dynamic.domain.scoring import WorkerProfile, WorkerTelemetry
 
 log = structlog.get_logger(__name__)
@@ -68,6 +68,7 @@ class DemoAgentPool:
     _running: dict[str, asyncio.Task[None]] = field(default_factory=dict)
     _seen: set[tuple[str, int]] = field(default_factory=set)
     _owner: dict[str, str] = field(default_factory=dict)
+    _pending: list[BusMessage] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.profiles = {p.worker_id: p for p in demo_profiles(self.count)}
@@ -82,12 +83,25 @@ class DemoAgentPool:
             while True:
                 for message in await subscription.poll(100, 500):
                     self._take(message)
-                    await subscription.commit(message)
+                    self._pending.append(message)
+                await self._commit_done(subscription)
         finally:
             heartbeats.cancel()
             for task in self._running.values():
                 task.cancel()
             await subscription.close()
+
+    async def _commit_done(self, subscription: Subscription) -> None:
+        """Commit up to the oldest ticket still being worked on: a crash mid-work means the
+        ticket is delivered again after restart (at-least-once, like a real agent)."""
+        done = None
+        while self._pending:
+            head = self._pending[0]
+            if head.key is not None and head.key.decode() in self._running:
+                break
+            done = self._pending.pop(0)
+        if done is not None:
+            await subscription.commit(done)
 
     def _take(self, message: BusMessage) -> None:
         try:

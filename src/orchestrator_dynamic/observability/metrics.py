@@ -58,3 +58,20 @@ INCIDENTS = Counter("orchestration_incidents_total", "Incidents raised", ["incid
 TELEMETRY_BUFFERED = Counter(
     "orchestration_telemetry_buffered_total", "Telemetry frames kept in the store for later"
 )
+MESSAGES_CONSUMED = Counter(
+    "orchestration_kafka_messages_consumed_total", "Records consumed from the bus", ["topic"]
+)
+MESSAGES_PRODUCED = Counter(
+    "orchestration_kafka_messages_produced_total", "Records the bus confirmed", ["topic"]
+)
+CONSUMER_ERRORS = Counter(
+    "orchestration_kafka_errors_total", "Bus errors by topic and kind", ["topic", "error_type"]
+)
+CONSUMER_LAG = Gauge(
+    "orchestration_kafka_consumer_lag", "Records waiting for a consumer group", ["topic", "group"]
+)
+DEAD_LETTERS = Counter(
+    "orchestration_dead_letters_total",
+    "Records sent to the dead-letter topic",
+    ["topic", "reason_code"],
+)

@@ -1,0 +1,1 @@
+"""Caches behind one port: in-process (embedded) and Redis (shared across replicas)."""

@@ -1,0 +1,1 @@
+"""Worker registries: built-in (workers register over HTTP) and a gRPC Service Registry client."""

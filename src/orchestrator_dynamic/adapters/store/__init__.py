@@ -1,0 +1,1 @@
+"""Audit and history stores: SQLite (embedded), PostgreSQL, MongoDB, in-memory."""

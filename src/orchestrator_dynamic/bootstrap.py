@@ -1,0 +1,182 @@
+"""The one composition root: builds every adapter and service from Settings.
+
+Nothing connects at import time. ``open_runtime`` connects in dependency order and closes in
+reverse; entrypoints (``up``, the worker, the API) hold the Runtime for their lifetime.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from temporalio.client import Client
+from temporalio.service import RPCError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from orchestrator_dynamic.domain.errors import OrchestratorError
+from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
+from orchestrator_dynamic.flow.gateway import FlowGateway
+from orchestrator_dynamic.flow.payloads import FlowOptions
+from orchestrator_dynamic.flow.worker import connect
+from orchestrator_dynamic.services.dead_letters import DeadLetters
+from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps, Topics
+from orchestrator_dynamic.services.intake import DecisionIntake, ResultIntake
+from orchestrator_dynamic.services.operations import Operations
+from orchestrator_dynamic.services.readiness import Readiness
+from orchestrator_dynamic.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass
+class Runtime:
+    """Everything a process of the orchestrator needs, connected."""
+
+    settings: Settings
+    bus: MessageBus
+    store: Store
+    cache: Any
+    registry: WorkerRegistry
+    scheduler: Scheduler
+    policy: Any | None
+    temporal: Client
+    steps: FlowSteps
+    gateway: FlowGateway
+    operations: Operations
+    readiness: Readiness
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+def flow_options(settings: Settings) -> FlowOptions:
+    """Per-workflow knobs, frozen into each workflow when it starts."""
+    sla = settings.sla_policy()
+    weights = settings.priority_weights()
+    retry = settings.retry
+    return FlowOptions(
+        approval_timeout_s=settings.approval_timeout_seconds,
+        max_in_flight=settings.scheduler_max_parallel_tickets,
+        retry_initial_ms=retry.initial_ms,
+        retry_backoff=retry.backoff,
+        retry_max_ms=retry.max_ms,
+        min_timeout_ms=sla.min_timeout_ms,
+        timeout_buffer=sla.buffer_multiplier,
+        default_timeout_ms=sla.default_timeout_ms,
+        weights=(weights.risk, weights.qos, weights.sla),
+    )
+
+
+def topics(settings: Settings) -> Topics:
+    return Topics(
+        tickets=settings.kafka_tickets_topic,
+        telemetry=settings.kafka_telemetry_topic,
+        incidents=settings.kafka_incidents_topic,
+        allocation_outcomes=settings.kafka_allocation_outcomes_topic,
+    )
+
+
+async def connect_temporal(target: str, namespace: str, within_s: float = 60.0) -> Client:
+    """The engine may still be starting (embedded mode): retry for a while, then give up."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception_type((RPCError, RuntimeError, OSError)),
+        wait=wait_exponential(multiplier=0.2, max=2.0),
+        stop=stop_after_delay(within_s),
+        reraise=True,
+    ):
+        with attempt:
+            return await connect(target, namespace)
+    raise AssertionError("unreachable")
+
+
+@asynccontextmanager
+async def open_runtime(
+    settings: Settings, temporal_target: str | None = None
+) -> AsyncIterator[Runtime]:
+    from orchestrator_dynamic import wiring
+
+    async with AsyncExitStack() as stack:
+        bus = await wiring.open_bus(settings, stack)
+        store = await wiring.open_store(settings, stack)
+        cache = await wiring.open_cache(settings, stack)
+        registry = await wiring.open_registry(settings, cache, stack)
+        scheduler = wiring.build_scheduler(settings, registry, cache)
+        policy = await wiring.open_policy(settings, store, stack)
+        temporal_conf = settings.temporal
+        target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
+        client = await connect_temporal(target, temporal_conf.namespace)
+        steps = FlowSteps(FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy))
+        gateway = FlowGateway(
+            client,
+            temporal_conf.task_queue,
+            store,
+            lambda: flow_options(settings),
+            now_ms,
+            scheduler,
+        )
+        operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
+        readiness = wiring.readiness(settings, gateway, bus, store, cache, registry, policy)
+        yield Runtime(
+            settings,
+            bus,
+            store,
+            cache,
+            registry,
+            scheduler,
+            policy,
+            client,
+            steps,
+            gateway,
+            operations,
+            readiness,
+        )
+
+
+LoopFactory = Callable[[], Coroutine[Any, Any, None]]
+
+
+async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
+    """Long-running consumers and flushers of a full orchestrator process."""
+    from orchestrator_dynamic import wiring
+
+    settings = runtime.settings
+    dead_letters = DeadLetters(runtime.bus, settings.kafka_dlq_topic)
+    group = settings.kafka_consumer_group_id
+    decisions = DecisionIntake(
+        await runtime.bus.subscribe([settings.kafka_consensus_topic], group),
+        dead_letters,
+        wiring.decode_json,
+        runtime.operations,
+    )
+    results = ResultIntake(
+        await runtime.bus.subscribe([settings.kafka_results_topic], group),
+        dead_letters,
+        wiring.decode_json,
+        runtime.gateway,
+    )
+    runtime.extras["intake"] = {"decisions": decisions, "results": results}
+    return {
+        "decision-intake": decisions.run,
+        "result-intake": results.run,
+        "telemetry-flusher": lambda: _flush_forever(runtime.steps),
+    }
+
+
+async def _flush_forever(steps: FlowSteps, every_s: float = 10.0) -> None:
+    """Frames buffered while the bus was down go out once it is back."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            sent = await steps.flush_telemetry()
+        except OrchestratorError as exc:
+            log.warning("telemetry_flush_failed", reason=str(exc))
+            continue
+        if sent:
+            log.info("telemetry_flushed", frames=sent)

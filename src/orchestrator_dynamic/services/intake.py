@@ -1,0 +1,128 @@
+"""Consumers of plans.consensus and execution.results.
+
+At-least-once and never stuck: an offset is committed only after the record was handled (the
+workflow start acknowledged, the result signalled) or dead-lettered. Transient failures of a
+dependency are retried without committing, so nothing is lost; redelivery is harmless because
+workflow id = decision_id and results are de-duplicated by the workflow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+import structlog
+
+from orchestrator_dynamic.domain.decode import parse_result
+from orchestrator_dynamic.domain.errors import DependencyDown, Issue, MalformedMessage
+from orchestrator_dynamic.domain.model import ExecutionResult
+from orchestrator_dynamic.domain.ports import BusMessage, Subscription
+from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.services.dead_letters import DeadLetters
+
+log = structlog.get_logger(__name__)
+
+Decoder = Callable[[bytes], Awaitable[dict[str, Any]]]
+
+
+class DecisionSink(Protocol):
+    async def submit(self, doc: dict[str, Any]) -> Any: ...
+
+
+class ResultSink(Protocol):
+    async def deliver(self, result: ExecutionResult) -> bool: ...
+
+
+class Consumer(ABC):
+    """Poll, handle, commit; retry a record whose handling hit a dependency outage."""
+
+    def __init__(
+        self,
+        subscription: Subscription,
+        dead_letters: DeadLetters,
+        retry_initial_s: float = 0.5,
+        retry_max_s: float = 30.0,
+    ) -> None:
+        self._subscription = subscription
+        self._dead_letters = dead_letters
+        self._retry_initial_s = retry_initial_s
+        self._retry_max_s = retry_max_s
+        self.handled = 0
+        self.dead_lettered = 0
+
+    async def run(self) -> None:
+        while True:
+            await self.run_once()
+
+    async def run_once(self, max_records: int = 100, timeout_ms: int = 500) -> int:
+        batch = await self._subscription.poll(max_records, timeout_ms)
+        for message in batch:
+            await self._process(message)
+            await self._subscription.commit(message)
+        return len(batch)
+
+    async def _process(self, message: BusMessage) -> None:
+        delay = self._retry_initial_s
+        while True:
+            metrics.MESSAGES_CONSUMED.labels(message.topic).inc()
+            try:
+                await self.handle(message)
+                self.handled += 1
+                return
+            except MalformedMessage as exc:
+                await self._dead_letters.send(message, exc.issues)
+                self.dead_lettered += 1
+                return
+            except DependencyDown as exc:
+                metrics.CONSUMER_ERRORS.labels(message.topic, type(exc).__name__).inc()
+                log.warning(
+                    "intake_retry", topic=message.topic, offset=message.offset, reason=str(exc)
+                )
+                await asyncio.sleep(delay)
+                delay = min(self._retry_max_s, delay * 2)
+
+    @abstractmethod
+    async def handle(self, message: BusMessage) -> None:
+        """Do what the record asks; raise MalformedMessage to dead-letter it."""
+
+    async def lag(self) -> int:
+        return await self._subscription.lag()
+
+
+class DecisionIntake(Consumer):
+    def __init__(
+        self,
+        subscription: Subscription,
+        dead_letters: DeadLetters,
+        decode: Decoder,
+        sink: DecisionSink,
+        **kwargs: float,
+    ) -> None:
+        super().__init__(subscription, dead_letters, **kwargs)
+        self._decode = decode
+        self._sink = sink
+
+    async def handle(self, message: BusMessage) -> None:
+        await self._sink.submit(await self._decode(message.value))
+
+
+class ResultIntake(Consumer):
+    def __init__(
+        self,
+        subscription: Subscription,
+        dead_letters: DeadLetters,
+        decode: Decoder,
+        sink: ResultSink,
+        **kwargs: float,
+    ) -> None:
+        super().__init__(subscription, dead_letters, **kwargs)
+        self._decode = decode
+        self._sink = sink
+
+    async def handle(self, message: BusMessage) -> None:
+        result = parse_result(await self._decode(message.value))
+        if not await self._sink.deliver(result):
+            reason = f"unknown ticket_id {result.ticket_id}: no workflow owns it"
+            raise MalformedMessage([Issue("result.unknown_ticket", reason, "ticket_id")])

@@ -1,0 +1,104 @@
+"""Run `orchestrator-dynamic up` as a real process for end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class Service:
+    """One `up` process on its own ports and data directory."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.api_port = free_port()
+        self.env = {
+            **os.environ,
+            "TEMPORAL_PORT": str(free_port()),
+            "TEMPORAL_UI_PORT": str(free_port()),
+            "LOG_LEVEL": "WARNING",
+            **(env or {}),
+        }
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = data_dir / "up.log"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self, demo_workers: int = 4, timeout_s: float = 60) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                [
+                    str(BIN / "orchestrator-dynamic"),
+                    "up",
+                    "--data-dir",
+                    str(self.data_dir),
+                    "--api-port",
+                    str(self.api_port),
+                    "--demo-workers",
+                    str(demo_workers),
+                ],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"up exited early:\n{self.log.read_text()}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            time.sleep(0.2)
+        raise RuntimeError(f"up did not answer in {timeout_s} s:\n{self.log.read_text()}")
+
+    def stop(self, sig: int = signal.SIGINT, timeout_s: float = 30) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        code = self.proc.wait(timeout_s)
+        self.proc = None
+        return code
+
+    def kill_engine(self) -> None:
+        """After a SIGKILL the dev server outlives `up`; tests clean it up."""
+        subprocess.run(
+            ["pkill", "-f", f"--port {self.env['TEMPORAL_PORT']}"], check=False, capture_output=True
+        )
+
+    def cli(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "orchestrator-dynamic"), *args, "--api-url", self.url],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            env=self.env,
+            check=False,
+        )
+
+    def cli_json(self, *args: str) -> tuple[int, Any]:
+        proc = self.cli(*args, "--json")
+        try:
+            return proc.returncode, json.loads(proc.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"not JSON: {proc.stdout!r} {proc.stderr!r}") from exc
