@@ -123,6 +123,7 @@ async def open_runtime(
         )
         operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
         readiness = wiring.readiness(settings, gateway, bus, store, cache, registry, policy)
+        schemas = await wiring.open_schema_registry(settings, stack)
         yield Runtime(
             settings,
             bus,
@@ -136,6 +137,7 @@ async def open_runtime(
             gateway,
             operations,
             readiness,
+            {"schema_registry": schemas},
         )
 
 
@@ -149,16 +151,17 @@ async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
     settings = runtime.settings
     dead_letters = DeadLetters(runtime.bus, settings.kafka_dlq_topic)
     group = settings.kafka_consumer_group_id
+    registry = runtime.extras.get("schema_registry")
     decisions = DecisionIntake(
         await runtime.bus.subscribe([settings.kafka_consensus_topic], group),
         dead_letters,
-        wiring.decode_json,
+        wiring.decoder("ConsolidatedDecision", registry),
         runtime.operations,
     )
     results = ResultIntake(
         await runtime.bus.subscribe([settings.kafka_results_topic], group),
         dead_letters,
-        wiring.decode_json,
+        wiring.decoder("ExecutionResult", registry),
         runtime.gateway,
     )
     runtime.extras["intake"] = {"decisions": decisions, "results": results}

@@ -9,11 +9,13 @@ from typing import Any
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
+from orchestrator_dynamic.adapters.serialization.avro import decode_message
+from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
 from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
-from orchestrator_dynamic.domain.decode import load_json_object
 from orchestrator_dynamic.domain.ports import Cache, MessageBus, Scheduler, Store, WorkerRegistry
 from orchestrator_dynamic.flow.gateway import FlowGateway
+from orchestrator_dynamic.services.intake import Decoder
 from orchestrator_dynamic.services.readiness import Check, Readiness
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
 from orchestrator_dynamic.settings import Settings
@@ -86,8 +88,24 @@ async def open_policy(settings: Settings, store: Store, stack: AsyncExitStack) -
     return None
 
 
-async def decode_json(raw: bytes) -> dict[str, Any]:
-    return load_json_object(raw, "message")
+def decoder(name: str, registry: SchemaRegistryClient | None) -> Decoder:
+    """JSON or Confluent Avro for the named message; writer schemas from the registry if set."""
+    resolve = registry.schema if registry is not None else None
+
+    async def decode(raw: bytes) -> dict[str, Any]:
+        return await decode_message(name, raw, resolve)
+
+    return decode
+
+
+async def open_schema_registry(
+    settings: Settings, stack: AsyncExitStack
+) -> SchemaRegistryClient | None:
+    if not settings.schema_registry_url:
+        return None
+    client = SchemaRegistryClient(settings.schema_registry_url)
+    stack.push_async_callback(client.close)
+    return client
 
 
 def readiness(

@@ -1,0 +1,1 @@
+"""Bundled Avro schemas (package data)."""

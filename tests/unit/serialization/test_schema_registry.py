@@ -1,0 +1,109 @@
+"""The Schema Registry path.
+
+A real Schema Registry cannot run here, so these tests use the closest honest stand-in: a small
+HTTP server (standard library) answering `GET /schemas/ids/{id}` exactly as the registry's REST
+API does, serving the bundled schema. Set SCHEMA_REGISTRY_URL to also run against a real one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from orchestrator_dynamic.adapters.serialization.avro import (
+    decode_message,
+    encode_avro,
+    schema_json,
+    to_confluent,
+)
+from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
+from orchestrator_dynamic.domain.decode import parse_decision
+from orchestrator_dynamic.domain.errors import BusUnavailable, MalformedMessage
+from tests.conftest import decision_bytes
+
+SCHEMA_ID = 42
+
+
+class StandIn(BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self) -> None:
+        StandIn.hits.append(self.path)
+        if self.path != f"/schemas/ids/{SCHEMA_ID}":
+            self.send_response(404)
+            self.end_headers()
+            self.wfile.write(b'{"error_code": 40403, "message": "Schema not found"}')
+            return
+        body = json.dumps({"schema": json.dumps(schema_json("ConsolidatedDecision"))}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def registry_url() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), StandIn)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def framed_decision() -> tuple[bytes, dict[str, object]]:
+    doc = parse_decision(decision_bytes("approve-5-task-dag")).model_dump(mode="json")
+    return to_confluent(SCHEMA_ID, encode_avro("ConsolidatedDecision", doc)), doc
+
+
+async def test_writer_schema_comes_from_the_registry_and_is_cached(registry_url: str) -> None:
+    client = SchemaRegistryClient(registry_url)
+    raw, doc = framed_decision()
+    StandIn.hits.clear()
+    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    assert StandIn.hits == [f"/schemas/ids/{SCHEMA_ID}"]
+    await client.close()
+
+
+async def test_unknown_schema_id_is_named(registry_url: str) -> None:
+    client = SchemaRegistryClient(registry_url)
+    with pytest.raises(MalformedMessage) as err:
+        await client.schema(7)
+    assert "unknown schema id 7" in str(err.value)
+    await client.close()
+
+
+async def test_unreachable_registry_is_a_dependency_outage() -> None:
+    client = SchemaRegistryClient("http://127.0.0.1:9", timeout_s=1)
+    with pytest.raises(BusUnavailable):
+        await client.schema(1)
+    await client.close()
+
+
+@pytest.mark.skipif(not os.environ.get("SCHEMA_REGISTRY_URL"), reason="SCHEMA_REGISTRY_URL not set")
+async def test_against_a_real_registry() -> None:
+    import httpx
+
+    url = os.environ["SCHEMA_REGISTRY_URL"]
+    schema = json.dumps(schema_json("ConsolidatedDecision"))
+    async with httpx.AsyncClient(base_url=url) as http:
+        response = await http.post(
+            "/subjects/plans.consensus-value/versions",
+            json={"schema": schema},
+            headers={"Content-Type": "application/vnd.schemaregistry.v1+json"},
+        )
+        schema_id = response.json()["id"]
+    client = SchemaRegistryClient(url)
+    _, doc = framed_decision()
+    raw = to_confluent(schema_id, encode_avro("ConsolidatedDecision", doc))
+    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    await client.close()
