@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): each prints its figures beside a floor measured in the same run."""
