@@ -10,12 +10,16 @@ import importlib
 import sys
 from pathlib import Path
 
+from orchestrator_dynamic.observability.logging import configure_logging
+
 
 def available() -> list[str]:
     return sorted(path.stem for path in Path(__file__).parent.glob("bench_*.py"))
 
 
 def main(names: list[str]) -> None:
+    # Benchmarks print tables; the service's INFO lines would bury them.
+    configure_logging("WARNING")
     for name in names or available():
         module = importlib.import_module(f"bench.{name.removeprefix('bench.')}")
         print(f"\n== {name} ==", flush=True)

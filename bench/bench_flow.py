@@ -20,7 +20,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.floor import FloorWorkflow, noop
+from bench.floor import FIRST_ACTIVITY, FloorWorkflow, noop
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
@@ -129,12 +129,7 @@ async def ours_once(
     return agents.first_ticket[body["decision_id"]] - started, time.perf_counter() - started
 
 
-class FloorProbe:
-    def __init__(self) -> None:
-        self.first: dict[str, float] = {}
-
-
-async def floor_once(client: Client, layers: list[int], probe: FloorProbe) -> tuple[float, float]:
+async def floor_once(client: Client, layers: list[int]) -> tuple[float, float]:
     workflow_id = f"floor-{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
     handle = await client.start_workflow(
@@ -142,11 +137,7 @@ async def floor_once(client: Client, layers: list[int], probe: FloorProbe) -> tu
     )
     await handle.result()
     total = time.perf_counter() - started
-    # The floor's "first ticket" moment: its first activity started (read from history).
-    history = await handle.fetch_history()
-    first = next(e for e in history.events if e.HasField("activity_task_started_event_attributes"))
-    begin = next(iter(history.events)).event_time.ToDatetime().timestamp()
-    return first.event_time.ToDatetime().timestamp() - begin, total
+    return FIRST_ACTIVITY.pop(workflow_id) - started, total
 
 
 async def throughput(run: Callable[[], Awaitable[Any]], plans: int, parallel: int) -> float:
@@ -165,10 +156,9 @@ async def measure(client: Client, name: str, samples: int, plans: int, parallel:
     doc, layers = fixture(name)
     _worker, gateway, agents, _ = flow_rig_cache[0]
     ours = [await ours_once(gateway, agents, doc) for _ in range(samples)]
-    probe = FloorProbe()
-    floor = [await floor_once(client, layers, probe) for _ in range(samples)]
+    floor = [await floor_once(client, layers) for _ in range(samples)]
     ours_tp = await throughput(lambda: ours_once(gateway, agents, doc), plans, parallel)
-    floor_tp = await throughput(lambda: floor_once(client, layers, probe), plans, parallel)
+    floor_tp = await throughput(lambda: floor_once(client, layers), plans, parallel)
     rows = []
     for label, index in (("accepted -> root tickets", 0), ("accepted -> plan completed", 1)):
         a = [s[index] * 1000 for s in ours]

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import timedelta
 
 from temporalio import activity, workflow
 
+# When each floor workflow's first activity ran, by workflow id (same clock as the caller's), so
+# "accepted -> first work item" is measured the same way for the floor and for Flow C.
+FIRST_ACTIVITY: dict[str, float] = {}
+
 
 @activity.defn(name="noop")
 async def noop(index: int) -> int:
+    FIRST_ACTIVITY.setdefault(activity.info().workflow_id, time.perf_counter())
     return index
 
 

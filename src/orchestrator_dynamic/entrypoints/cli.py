@@ -40,6 +40,7 @@ def up_command(
 ) -> None:
     """Start the whole service on its embedded defaults (Ctrl-C stops it cleanly)."""
     from orchestrator_dynamic.entrypoints.embedded import run_up, up_settings
+    from orchestrator_dynamic.observability.logging import configure_logging
     from orchestrator_dynamic.settings import SettingsError, load_settings
 
     try:
@@ -47,6 +48,7 @@ def up_command(
     except SettingsError as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_up(settings, demo_workers))
     except ValueError as exc:  # refused configuration (e.g. open API beyond loopback)

@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+# Piped output (logs, CI, `| less`) has no terminal width: give tables room rather than Rich's 80
+# columns. A real terminal keeps its own width; COLUMNS still overrides both.
+PIPED_WIDTH = 120
+
+
+def _console(stderr: bool = False) -> Console:
+    stream = sys.stderr if stderr else sys.stdout
+    width = None if stream.isatty() or "COLUMNS" in os.environ else PIPED_WIDTH
+    return Console(stderr=stderr, width=width)
+
+
+console = _console()
+err_console = _console(stderr=True)
 
 
 def print_json(doc: Any) -> None:
@@ -20,9 +33,19 @@ def print_json(doc: Any) -> None:
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    out = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        out.add_column(column, overflow="fold")
+    out = Table(
+        title=title,
+        title_justify="left",
+        header_style="bold",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    # Short columns (ids, enums, numbers) stay on one line; only the last one folds, so a table in
+    # an 80-column terminal stays readable instead of breaking every word.
+    for index, column in enumerate(columns):
+        last = index == len(columns) - 1
+        out.add_column(column, overflow="fold", no_wrap=not last, min_width=len(column))
     for row in rows:
         out.add_row(*("" if cell is None else str(cell) for cell in row))
     return out
