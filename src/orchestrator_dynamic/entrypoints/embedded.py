@@ -27,6 +27,7 @@ from orchestrator_dynamic.entrypoints.console import console
 from orchestrator_dynamic.entrypoints.demo_agents import DemoAgentPool
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.worker import build_worker
+from orchestrator_dynamic.observability.tracing import configure_tracing
 from orchestrator_dynamic.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ WORKER_DRAIN_S = 10.0
 
 async def run_up(settings: Settings, demo_workers: int) -> None:
     check_bind(settings.api_host, settings.api_tokens_map())
+    configure_tracing(settings.otel_service_name, settings.otel_exporter_endpoint)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.contrib.opentelemetry import TracingInterceptor
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -16,13 +17,19 @@ DATA_CONVERTER = pydantic_data_converter
 # through avoids re-importing them into the sandbox for every workflow run (a large CPU cost).
 SANDBOX = SandboxedWorkflowRunner(
     restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "orchestrator_dynamic", "pydantic", "pydantic_core", "structlog"
+        "orchestrator_dynamic", "pydantic", "pydantic_core", "structlog", "opentelemetry"
     )
 )
 
 
 async def connect(target: str, namespace: str) -> Client:
-    return await Client.connect(target, namespace=namespace, data_converter=DATA_CONVERTER)
+    """A client whose workflows and activities (and workers built on it) carry trace context."""
+    return await Client.connect(
+        target,
+        namespace=namespace,
+        data_converter=DATA_CONVERTER,
+        interceptors=[TracingInterceptor()],
+    )
 
 
 def build_worker(

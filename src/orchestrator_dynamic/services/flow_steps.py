@@ -32,13 +32,14 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateOutput,
     WorkflowStatus,
 )
-from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
 log = structlog.get_logger(__name__)
 
 PlanPolicyCheck = Callable[..., Any]
+_TRACED = {"ticket_id", "decision_id", "plan_id", "intent_id"}
 
 
 @dataclass(frozen=True)
@@ -171,12 +172,17 @@ class FlowSteps:
             await self._save_ticket(inp.workflow_id, record, now)
         for record in inp.tickets:
             ticket = record.ticket
-            await self._deps.publisher.publish(
-                self._deps.topics.tickets,
-                ticket.model_dump_json().encode(),
-                key=ticket.ticket_id,
-                headers=trace_headers(ticket.trace_id, ticket.span_id),
+            topic = self._deps.topics.tickets
+            attributes = tracing.decision_attributes(
+                {**ticket.model_dump(include=_TRACED), **ticket.metadata}
             )
+            with tracing.publish_span(topic, ticket.ticket_id, attributes):
+                await self._deps.publisher.publish(
+                    topic,
+                    ticket.model_dump_json().encode(),
+                    key=ticket.ticket_id,
+                    headers=trace_headers(ticket.trace_id, ticket.span_id),
+                )
             metrics.TICKETS_PUBLISHED.labels(ticket.status.value).inc()
         await self._telemetry.emit(inp.telemetry, now)
 

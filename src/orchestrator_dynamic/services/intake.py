@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import structlog
@@ -19,7 +20,7 @@ from orchestrator_dynamic.domain.decode import parse_result
 from orchestrator_dynamic.domain.errors import DependencyDown, Issue, MalformedMessage
 from orchestrator_dynamic.domain.model import ExecutionResult
 from orchestrator_dynamic.domain.ports import BusMessage, Subscription
-from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.dead_letters import DeadLetters
 
 log = structlog.get_logger(__name__)
@@ -105,7 +106,13 @@ class DecisionIntake(Consumer):
         self._sink = sink
 
     async def handle(self, message: BusMessage) -> None:
-        await self._sink.submit(await self._decode(message.value))
+        doc = await self._decode(message.value)
+        parent = tracing.parent_context(
+            dict(_text_headers(message)), doc.get("trace_id"), doc.get("span_id")
+        )
+        attributes = tracing.decision_attributes({**doc, "workflow_id": doc.get("decision_id")})
+        with _consuming(message, parent, attributes):
+            await self._sink.submit(doc)
 
 
 class ResultIntake(Consumer):
@@ -123,6 +130,24 @@ class ResultIntake(Consumer):
 
     async def handle(self, message: BusMessage) -> None:
         result = parse_result(await self._decode(message.value))
-        if not await self._sink.deliver(result):
+        parent = tracing.parent_context(dict(_text_headers(message)))
+        attributes = tracing.decision_attributes(
+            {"ticket_id": result.ticket_id, "worker_id": result.agent_id}
+        )
+        with _consuming(message, parent, attributes):
+            delivered = await self._sink.deliver(result)
+        if not delivered:
             reason = f"unknown ticket_id {result.ticket_id}: no workflow owns it"
             raise MalformedMessage([Issue("result.unknown_ticket", reason, "ticket_id")])
+
+
+def _text_headers(message: BusMessage) -> list[tuple[str, str]]:
+    return [(k, v.decode("utf-8", "replace")) for k, v in message.headers]
+
+
+def _consuming(
+    message: BusMessage, parent: Any, attributes: dict[str, str]
+) -> AbstractContextManager[Any]:
+    return tracing.consume_span(
+        message.topic, message.partition, message.offset, parent, attributes
+    )

@@ -10,7 +10,7 @@ import structlog
 from orchestrator_dynamic.domain.errors import OrchestratorError
 from orchestrator_dynamic.domain.model import TelemetryEvent
 from orchestrator_dynamic.domain.ports import Collection, Publisher, Store
-from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.observability import metrics, tracing
 
 log = structlog.get_logger(__name__)
 
@@ -71,7 +71,11 @@ class TelemetryEmitter:
 
 
 def trace_headers(trace_id: str | None, span_id: str | None) -> dict[str, str]:
-    """W3C traceparent continuing the decision's trace, when it carries valid ids."""
+    """W3C trace context for a record: the current span's when tracing is on, else the
+    decision's own ids when they are valid, so consumers can always join the decision's trace."""
+    current = tracing.current_headers()
+    if current:
+        return current
     if not trace_id or not span_id or len(trace_id) != 32 or len(span_id) != 16:
         return {}
     return {"traceparent": f"00-{trace_id}-{span_id}-01"}

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from orchestrator_dynamic import __version__
 from orchestrator_dynamic.entrypoints.api import problems
@@ -41,6 +42,8 @@ def create_app(
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
+    # Server spans for every API call; probes and scrapes would only be noise in traces.
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics")
     return app
 
 
