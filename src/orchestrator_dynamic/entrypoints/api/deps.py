@@ -41,13 +41,17 @@ ReadScope = Depends(require_read)
 AdminScope = Depends(require_admin)
 
 
+# Stores take 64-bit offsets at most; anything near that is a client bug, not a page.
+MAX_OFFSET = 1_000_000_000
+
+
 class Page:
     """limit/offset pagination shared by every list."""
 
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-        offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Items to skip.")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset
