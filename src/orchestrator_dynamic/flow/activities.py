@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -31,10 +32,16 @@ T = TypeVar("T")
 
 
 async def _guard(call: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return await call()
-    except (MalformedMessage, PlanRefused) as exc:
-        raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+    """Run one step with the workflow's ids bound to every log line it writes; errors that a
+    retry cannot fix become non-retryable."""
+    info = activity.info()
+    with structlog.contextvars.bound_contextvars(
+        workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
+    ):
+        try:
+            return await call()
+        except (MalformedMessage, PlanRefused) as exc:
+            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
 
 
 class FlowActivities:
@@ -47,26 +54,26 @@ class FlowActivities:
 
     @activity.defn(name="c2_generate_tickets")
     async def generate_tickets(self, inp: GenerateInput) -> list[ExecutionTicket]:
-        try:
+        async def generate() -> list[ExecutionTicket]:
             return self._steps.generate(inp)
-        except (MalformedMessage, PlanRefused) as exc:
-            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+
+        return await _guard(generate)
 
     @activity.defn(name="c3_allocate")
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:
-        return await self._steps.allocate(inp)
+        return await _guard(lambda: self._steps.allocate(inp))
 
     @activity.defn(name="c4_publish_tickets")
     async def publish_tickets(self, inp: PublishInput) -> None:
-        await self._steps.publish(inp)
+        await _guard(lambda: self._steps.publish(inp))
 
     @activity.defn(name="c5_consolidate")
     async def consolidate(self, inp: ConsolidateInput) -> ConsolidateOutput:
-        return await self._steps.consolidate(inp)
+        return await _guard(lambda: self._steps.consolidate(inp))
 
     @activity.defn(name="c6_emit_telemetry")
     async def emit_telemetry(self, inp: TelemetryInput) -> None:
-        await self._steps.emit(inp)
+        await _guard(lambda: self._steps.emit(inp))
 
     def all(self) -> list[Callable[..., object]]:
         return [

@@ -111,7 +111,8 @@ class DecisionIntake(Consumer):
             dict(_text_headers(message)), doc.get("trace_id"), doc.get("span_id")
         )
         attributes = tracing.decision_attributes({**doc, "workflow_id": doc.get("decision_id")})
-        with _consuming(message, parent, attributes):
+        ids = structlog.contextvars.bound_contextvars(decision_id=doc.get("decision_id"))
+        with _consuming(message, parent, attributes), ids:
             await self._sink.submit(doc)
 
 
