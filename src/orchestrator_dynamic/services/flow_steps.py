@@ -34,6 +34,7 @@ from orchestrator_dynamic.flow.payloads import (
 )
 from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
 log = structlog.get_logger(__name__)
@@ -59,6 +60,7 @@ class FlowDeps:
     clock: Callable[[], int]
     topics: Topics = field(default_factory=Topics)
     policy: Any | None = None  # services.policy.PolicyValidator when enabled
+    sla: SlaMonitor | None = None  # proactive SLA checkpoint after C4 publishes
 
 
 def planning_config(options: FlowOptions) -> PlanningConfig:
@@ -179,6 +181,10 @@ class FlowSteps:
             )
             metrics.TICKETS_PUBLISHED.labels(ticket.status.value).inc()
         await self._telemetry.emit(inp.telemetry, now)
+        if self._deps.sla is not None:  # fails open: an SLA check never fails the activity
+            await self._deps.sla.checkpoint(
+                "c4_publish", inp.workflow_id, [r.ticket for r in inp.tickets]
+            )
 
     async def _save_ticket(self, workflow_id: str, record: TicketRecord, now: int) -> None:
         doc = record.ticket.model_dump(mode="json")
