@@ -20,6 +20,9 @@ from enum import StrEnum
 from typing import Any
 
 HOUR_MS = 3_600_000
+# 1 - 0.99 is 0.010000000000000009 in binary floating point; rounding the ratios keeps a budget
+# spent exactly to the last allowed failure EXHAUSTED instead of a hair above zero.
+PRECISION = 9
 BURN_WINDOWS_HOURS = (1, 6, 24)
 COUNTED = frozenset({"COMPLETED", "FAILED"})
 
@@ -87,7 +90,7 @@ def budget_remaining(total: int, bad: int, target: float) -> float:
     if total == 0:
         return 1.0
     allowed = total * (1.0 - target)
-    return min(1.0, max(0.0, 1.0 - bad / allowed))
+    return min(1.0, max(0.0, round(1.0 - bad / allowed, PRECISION)))
 
 
 def burn_rate(outcomes: Iterable[Outcome], now_ms: int, hours: int, target: float) -> float:
@@ -97,7 +100,7 @@ def burn_rate(outcomes: Iterable[Outcome], now_ms: int, hours: int, target: floa
     if not window:
         return 0.0
     bad = sum(1 for o in window if not o.good)
-    return (bad / len(window)) / (1.0 - target)
+    return round((bad / len(window)) / (1.0 - target), PRECISION)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,44 @@
+"""C4 publish calls the SLA monitor after the tickets are out (the proactive checkpoint)."""
+
+from __future__ import annotations
+
+import json
+
+from orchestrator_dynamic.adapters.cache.memory import MemoryCache
+from orchestrator_dynamic.domain.errors import DependencyDown
+from orchestrator_dynamic.flow.payloads import PublishInput, TicketRecord
+from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.services.sla_monitor import SlaMonitor
+from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher
+from tests.unit.sla.factory import T0, ticket
+
+
+def steps(
+    publisher: RecordingPublisher, store: MemoryStoreFake, sla: SlaMonitor | None
+) -> FlowSteps:
+    clock = lambda: T0 + 90_000  # noqa: E731 - a fixed instant, 90 % into the SLA window
+    return FlowSteps(FlowDeps(publisher, store, CapabilityScheduler(), clock, sla=sla))
+
+
+async def test_publish_then_checkpoint_alerts_on_tickets_over_the_threshold() -> None:
+    pub, store = RecordingPublisher(), MemoryStoreFake()
+    monitor = SlaMonitor(store, pub, MemoryCache(), lambda: T0 + 90_000)
+    inp = PublishInput("wf-c4", [TicketRecord(ticket("c4-ticket", workflow_id="wf-c4"))])
+    await steps(pub, store, monitor).publish(inp)
+    assert [r.topic for r in pub.records] == ["execution.tickets", "sla.alerts"]
+    alert = json.loads(pub.topic("sla.alerts")[0].value)
+    assert (alert["ticket_id"], alert["workflow_id"]) == ("c4-ticket", "wf-c4")
+
+
+async def test_publish_without_monitor_or_with_a_failing_cache_still_succeeds() -> None:
+    class BrokenCache(MemoryCache):
+        async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+            raise DependencyDown("cache", "down for the test")
+
+    pub, store = RecordingPublisher(), MemoryStoreFake()
+    await steps(pub, store, None).publish(PublishInput("wf-a", [TicketRecord(ticket("a"))]))
+    assert [r.topic for r in pub.records] == ["execution.tickets"]
+    # The cache cannot tell whether it was sent: the alert goes out (a duplicate beats a loss).
+    monitor = SlaMonitor(store, pub, BrokenCache(), lambda: T0 + 90_000)
+    await steps(pub, store, monitor).publish(PublishInput("wf-b", [TicketRecord(ticket("b"))]))
+    assert len(pub.topic("sla.alerts")) == 1
