@@ -219,6 +219,18 @@ class SlaMonitor:
                     report.merge(await self._alert(burn_alert(budget, burning, now)))
             return report
 
+    async def overview(self) -> dict[str, Any]:
+        """Budgets, burn rates and at-risk workflows for the API and CLI; sends nothing."""
+        with m.CHECK_DURATION.labels("overview").time():
+            budgets = await self.budgets()
+            risky = await self.at_risk()
+        return {
+            "service_name": self._config.service_name,
+            "generated_at": self._clock(),
+            "budgets": [b.as_dict() for b in budgets],
+            "at_risk_workflows": [_risk_view(r) for r in risky],
+        }
+
     # ---------------------------------------------------------------- loop
 
     async def run_once(self) -> CheckReport:
@@ -296,6 +308,17 @@ def _observe_budget(budget: ErrorBudget) -> None:
     m.BUDGET_STATUS.labels(*labels).set(BUDGET_STATUS_VALUE[budget.status])
     for hours, rate in budget.burn_rates.items():
         m.BURN_RATE.labels(budget.service_name, str(hours)).set(rate)
+
+
+def _risk_view(rolled: WorkflowDeadline) -> dict[str, Any]:
+    return {
+        "workflow_id": rolled.workflow_id,
+        "status": rolled.status.value,
+        "critical_tickets": list(rolled.critical_tickets),
+        "tickets_checked": rolled.tickets_checked,
+        "nearest_remaining_ms": rolled.nearest_remaining_ms,
+        "max_consumed": round(rolled.max_consumed, 4),
+    }
 
 
 def _failed(where: str, exc: OrchestratorError) -> None:

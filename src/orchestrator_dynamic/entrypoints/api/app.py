@@ -13,6 +13,7 @@ from orchestrator_dynamic.entrypoints.api.routes import (
     decisions,
     health,
     incidents,
+    sla,
     tickets,
     workflows,
 )
@@ -38,6 +39,7 @@ def create_app(
     v1 = APIRouter(prefix="/api/v1")
     for router in (decisions.router, workflows.router, tickets.router, incidents.router):
         v1.include_router(router)
+    v1.include_router(sla.router)
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
