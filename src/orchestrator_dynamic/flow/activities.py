@@ -48,9 +48,11 @@ class FlowActivities:
     @activity.defn(name="c2_generate_tickets")
     async def generate_tickets(self, inp: GenerateInput) -> list[ExecutionTicket]:
         try:
-            return self._steps.generate(inp)
+            tickets = self._steps.generate(inp)
         except (MalformedMessage, PlanRefused) as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+        await self._steps.sla_checkpoint("c2_generate", "", tickets)
+        return tickets
 
     @activity.defn(name="c3_allocate")
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:

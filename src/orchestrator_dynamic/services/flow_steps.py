@@ -181,10 +181,14 @@ class FlowSteps:
             )
             metrics.TICKETS_PUBLISHED.labels(ticket.status.value).inc()
         await self._telemetry.emit(inp.telemetry, now)
-        if self._deps.sla is not None:  # fails open: an SLA check never fails the activity
-            await self._deps.sla.checkpoint(
-                "c4_publish", inp.workflow_id, [r.ticket for r in inp.tickets]
-            )
+        await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in inp.tickets])
+
+    async def sla_checkpoint(
+        self, stage: str, workflow_id: str, tickets: list[ExecutionTicket]
+    ) -> None:
+        """Proactive SLA check (after C2 and C4); fails open, never fails the activity."""
+        if self._deps.sla is not None:
+            await self._deps.sla.checkpoint(stage, workflow_id, tickets)
 
     async def _save_ticket(self, workflow_id: str, record: TicketRecord, now: int) -> None:
         doc = record.ticket.model_dump(mode="json")

@@ -127,6 +127,8 @@ class SlaMonitor:
         self, workflow_id: str, tickets: Sequence[ExecutionTicket], check_type: str = "tickets"
     ) -> CheckReport:
         """Deadline alerts for open tickets over the threshold, violations for missed SLAs."""
+        if not workflow_id and tickets:  # C2 knows the workflow only through ticket metadata
+            workflow_id = tickets[0].metadata.get("workflow_id", "")
         with m.CHECK_DURATION.labels(check_type).time():
             now = self._clock()
             threshold = self._config.warning_threshold

@@ -6,9 +6,16 @@ import json
 
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.domain.errors import DependencyDown
-from orchestrator_dynamic.flow.payloads import PublishInput, TicketRecord
+from orchestrator_dynamic.flow.activities import FlowActivities
+from orchestrator_dynamic.flow.payloads import (
+    FlowOptions,
+    GenerateInput,
+    PublishInput,
+    TicketRecord,
+)
 from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
+from tests.conftest import decision_doc
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher
 from tests.unit.sla.factory import T0, ticket
 
@@ -42,3 +49,25 @@ async def test_publish_without_monitor_or_with_a_failing_cache_still_succeeds() 
     monitor = SlaMonitor(store, pub, BrokenCache(), lambda: T0 + 90_000)
     await steps(pub, store, monitor).publish(PublishInput("wf-b", [TicketRecord(ticket("b"))]))
     assert len(pub.topic("sla.alerts")) == 1
+
+
+async def test_c2_activity_checks_the_generated_tickets() -> None:
+    """The C2 activity runs the checkpoint on the tickets it built (no new activity needed)."""
+    created = T0
+    pub, store = RecordingPublisher(), MemoryStoreFake()
+    clock = [created]
+    monitor = SlaMonitor(store, pub, MemoryCache(), lambda: clock[0])
+    deps = FlowDeps(pub, store, CapabilityScheduler(), lambda: clock[0], sla=monitor)
+    activities = FlowActivities(FlowSteps(deps))
+    inp = GenerateInput(decision_doc("approve-5-task-dag"), created, FlowOptions())
+
+    tickets = await activities.generate_tickets(inp)
+    assert len(tickets) == 5 and pub.records == []  # fresh tickets: nothing to say
+
+    # The same step, run late (a retried activity, a backlog): every ticket is past its deadline.
+    clock[0] = created + max(t.sla.timeout_ms for t in tickets)
+    await activities.generate_tickets(inp)
+    violations = [json.loads(r.value) for r in pub.topic("sla.violations")]
+    assert sorted(v["ticket_id"] for v in violations) == sorted(t.ticket_id for t in tickets)
+    assert {v["workflow_id"] for v in violations} == {tickets[0].metadata["workflow_id"]}
+    assert {v["duration_source"] for v in violations} == {"estimated"}
