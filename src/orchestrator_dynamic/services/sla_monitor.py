@@ -73,6 +73,12 @@ class SlaMonitorConfig:
     alerts_topic: str = "sla.alerts"
     violations_topic: str = "sla.violations"
     scan_limit: int = 1000
+    # A violation is a fact about a ticket that does not change: report it once a day at most,
+    # however short the alert TTL.
+    violation_dedup_ttl_s: float = 86_400.0
+    # The workflow fails a ticket at its deadline, so a ticket still open a day after it has no
+    # live workflow (terminated by hand, lost history): not ours to report again and again.
+    stale_after_ms: int = 86_400_000
 
 
 @dataclass
@@ -148,14 +154,16 @@ class SlaMonitor:
         """Periodic: open tickets, and tickets that ended since the previous scan."""
         now = self._clock()
         since = self._last_scan_ms or now - int(2 * self._config.interval_s * 1000)
-        by_workflow = await self._load_tickets(since)
+        by_workflow = await self._load_tickets(since, now)
         report = CheckReport()
         for workflow_id, tickets in sorted(by_workflow.items()):
             report.merge(await self.check_tickets(workflow_id, tickets, "periodic"))
         self._last_scan_ms = now
         return report
 
-    async def _load_tickets(self, ended_since_ms: int) -> dict[str, list[ExecutionTicket]]:
+    async def _load_tickets(
+        self, ended_since_ms: int, now_ms: int
+    ) -> dict[str, list[ExecutionTicket]]:
         limit = self._config.scan_limit
         docs: list[dict[str, Any]] = []
         for status in OPEN:
@@ -164,6 +172,7 @@ class SlaMonitor:
             docs += await self._store.find(
                 Collection.TICKETS, {"status": status}, since_ms=ended_since_ms, limit=limit
             )
+        stale = self._config.stale_after_ms
         grouped: dict[str, list[ExecutionTicket]] = defaultdict(list)
         for doc in docs:
             try:
@@ -172,13 +181,15 @@ class SlaMonitor:
                 m.MONITOR_ERRORS.labels("bad_record").inc()
                 log.warning("sla_bad_ticket_record", ticket_id=doc.get("ticket_id"), error=str(exc))
                 continue
+            if ticket.status.value in OPEN and ticket.sla.deadline < now_ms - stale:
+                continue
             grouped[str(doc.get("workflow_id") or ticket.decision_id)].append(ticket)
         return grouped
 
     async def at_risk(self) -> list[WorkflowDeadline]:
         """Workflows whose open tickets are over the warning threshold; sends nothing."""
         now = self._clock()
-        by_workflow = await self._load_tickets(now)
+        by_workflow = await self._load_tickets(now, now)
         threshold = self._config.warning_threshold
         rolled = [
             roll_up(wf, (check_deadline(t, now, threshold, wf) for t in tickets))
@@ -258,22 +269,26 @@ class SlaMonitor:
     # ---------------------------------------------------------------- sending
 
     async def _alert(self, alert: SlaAlert) -> CheckReport:
-        sent = await self._send(self._config.alerts_topic, alert.dedup_key, alert)
+        ttl = self._config.dedup_ttl_s
+        sent = await self._send(self._config.alerts_topic, alert.dedup_key, alert, ttl)
         if sent:
             m.ALERTS_SENT.labels(alert.alert_type.value, alert.severity).inc()
             return CheckReport(alerts_sent=1)
         return CheckReport(duplicates=1)
 
     async def _violation(self, event: SlaViolation) -> CheckReport:
-        sent = await self._send(self._config.violations_topic, event.dedup_key, event)
+        ttl = max(self._config.dedup_ttl_s, self._config.violation_dedup_ttl_s)
+        sent = await self._send(self._config.violations_topic, event.dedup_key, event, ttl)
         if sent:
             m.VIOLATIONS_PUBLISHED.labels(event.violation_type.value).inc()
             return CheckReport(violations_sent=1)
         return CheckReport(duplicates=1)
 
-    async def _send(self, topic: str, dedup_key: str, event: SlaAlert | SlaViolation) -> bool:
+    async def _send(
+        self, topic: str, dedup_key: str, event: SlaAlert | SlaViolation, ttl_s: float
+    ) -> bool:
         """Claim the de-dup key, then publish; a failed publish releases the key for a retry."""
-        if not await self._claim(dedup_key):
+        if not await self._claim(dedup_key, ttl_s):
             m.DEDUP_HITS.inc()
             return False
         try:
@@ -286,12 +301,11 @@ class SlaMonitor:
         log.info("sla_event_sent", topic=topic, key=dedup_key)
         return True
 
-    async def _claim(self, key: str) -> bool:
-        ttl = self._config.dedup_ttl_s
-        if ttl <= 0:
-            return True  # de-duplication switched off
+    async def _claim(self, key: str, ttl_s: float) -> bool:
+        if self._config.dedup_ttl_s <= 0:
+            return True  # de-duplication switched off (SLA_ALERT_DEDUPLICATION_TTL_SECONDS=0)
         try:
-            return await self._cache.add(key, b"1", ttl)
+            return await self._cache.add(key, b"1", ttl_s)
         except OrchestratorError as exc:
             # A duplicate page is better than a lost one: send when the cache cannot tell.
             _failed("cache", exc)

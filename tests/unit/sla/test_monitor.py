@@ -228,3 +228,21 @@ async def test_run_once_survives_a_store_outage() -> None:
     assert (
         sample("orchestration_sla_monitor_errors_total", error_type="DependencyDown") == errors + 2
     )
+
+
+async def test_violation_is_reported_once_a_day_and_orphans_are_ignored() -> None:
+    store, pub, clock = MemoryStoreFake(), RecordingPublisher(), Clock(T0 + 130_000)
+    wall = [0.0]
+    mon = monitor(pub, MemoryCache(clock=lambda: wall[0]), clock, store)
+    late = ticket("late", "RUNNING")
+    await store.put(Collection.TICKETS, "late", stored(late, "wf-1", T0))
+    await mon.check_stored_tickets()
+    wall[0] = 301.0  # past the 300 s alert TTL, within a day
+    await mon.check_stored_tickets()
+    assert len(pub.topic("sla.violations")) == 1
+
+    clock.now = T0 + 100_000 + 86_400_000 + 1  # a day past its deadline and still "RUNNING"
+    wall[0] = 90_000.0
+    report = await mon.check_stored_tickets()
+    assert report.workflows == [] and len(pub.topic("sla.violations")) == 1
+    assert await mon.at_risk() == []
