@@ -113,6 +113,7 @@ class SlaMonitor:
         self._clock = clock
         self._config = config
         self._management = management
+        self._service = config.service_name
         self._last_scan_ms: int | None = None
 
     # ---------------------------------------------------------------- tickets
@@ -136,30 +137,32 @@ class SlaMonitor:
         if not workflow_id and tickets:  # C2 knows the workflow only through ticket metadata
             workflow_id = tickets[0].metadata.get("workflow_id", "")
         with m.CHECK_DURATION.labels(check_type).time():
-            now = self._clock()
-            threshold = self._config.warning_threshold
-            checks = [check_deadline(t, now, threshold, workflow_id) for t in tickets]
-            report = CheckReport(workflows=[roll_up(workflow_id, checks)])
-            for ticket, check in zip(tickets, checks, strict=True):
-                if check.status is DeadlineStatus.APPROACHING and ticket.status not in FINISHED:
-                    alert = deadline_alert(check, self._config.service_name, now)
-                    report.merge(await self._alert(alert))
-                violation = find_violation(ticket, now, workflow_id)
-                if violation is not None:
-                    event = violation_event(violation, self._config.service_name, now)
-                    report.merge(await self._violation(event))
-            return report
+            return await self._check(workflow_id, tickets)
+
+    async def _check(self, workflow_id: str, tickets: Sequence[ExecutionTicket]) -> CheckReport:
+        now = self._clock()
+        threshold = self._config.warning_threshold
+        checks = [check_deadline(t, now, threshold, workflow_id) for t in tickets]
+        report = CheckReport(workflows=[roll_up(workflow_id, checks)])
+        for ticket, check in zip(tickets, checks, strict=True):
+            if check.status is DeadlineStatus.APPROACHING and ticket.status not in FINISHED:
+                report.merge(await self._alert(deadline_alert(check, self._service, now)))
+            violation = find_violation(ticket, now, workflow_id)
+            if violation is not None:
+                report.merge(await self._violation(violation_event(violation, self._service, now)))
+        return report
 
     async def check_stored_tickets(self) -> CheckReport:
         """Periodic: open tickets, and tickets that ended since the previous scan."""
-        now = self._clock()
-        since = self._last_scan_ms or now - int(2 * self._config.interval_s * 1000)
-        by_workflow = await self._load_tickets(since, now)
-        report = CheckReport()
-        for workflow_id, tickets in sorted(by_workflow.items()):
-            report.merge(await self.check_tickets(workflow_id, tickets, "periodic"))
-        self._last_scan_ms = now
-        return report
+        with m.CHECK_DURATION.labels("periodic").time():
+            now = self._clock()
+            since = self._last_scan_ms or now - int(2 * self._config.interval_s * 1000)
+            by_workflow = await self._load_tickets(since, now)
+            report = CheckReport()
+            for workflow_id, tickets in sorted(by_workflow.items()):
+                report.merge(await self._check(workflow_id, tickets))
+            self._last_scan_ms = now
+            return report
 
     async def _load_tickets(
         self, ended_since_ms: int, now_ms: int

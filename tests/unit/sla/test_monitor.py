@@ -126,8 +126,13 @@ async def test_periodic_scan_publishes_violations_with_duration_and_source() -> 
         await store.put(Collection.TICKETS, t.ticket_id, stored(t, "wf-7", clock.now - 1_000))
     await store.put(Collection.TICKETS, "junk", {"status": "RUNNING", "timestamp": 1})
     errors = sample("orchestration_sla_monitor_errors_total", error_type="bad_record")
+    scans = sample("orchestration_sla_check_duration_seconds_count", check_type="periodic")
 
     report = await monitor(pub, MemoryCache(), clock, store).check_stored_tickets()
+
+    assert sample("orchestration_sla_check_duration_seconds_count", check_type="periodic") == (
+        scans + 1
+    )
 
     got = {e["ticket_id"]: e for e in events(pub, "sla.violations")}
     assert report.violations_sent == 4
