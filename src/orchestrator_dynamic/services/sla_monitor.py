@@ -126,7 +126,7 @@ class SlaMonitor:
             return None
         try:
             return await self.check_tickets(workflow_id, tickets, f"proactive_{stage}")
-        except OrchestratorError as exc:
+        except Exception as exc:  # monitoring must never fail (or retry) a flow step
             _failed("checkpoint", exc)
             return None
 
@@ -340,7 +340,7 @@ def _risk_view(rolled: WorkflowDeadline) -> dict[str, Any]:
     }
 
 
-def _failed(where: str, exc: OrchestratorError) -> None:
+def _failed(where: str, exc: Exception) -> None:
     kind = type(exc).__name__
     m.MONITOR_ERRORS.labels(kind).inc()
     log.warning("sla_monitor_failed", where=where, error_type=kind, reason=str(exc))

@@ -71,3 +71,14 @@ async def test_c2_activity_checks_the_generated_tickets() -> None:
     assert sorted(v["ticket_id"] for v in violations) == sorted(t.ticket_id for t in tickets)
     assert {v["workflow_id"] for v in violations} == {tickets[0].metadata["workflow_id"]}
     assert {v["duration_source"] for v in violations} == {"estimated"}
+
+
+async def test_an_unexpected_monitor_error_never_fails_the_step() -> None:
+    class Exploding(MemoryCache):
+        async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
+            raise RuntimeError("a bug in a cache adapter")
+
+    pub, store = RecordingPublisher(), MemoryStoreFake()
+    monitor = SlaMonitor(store, pub, Exploding(), lambda: T0 + 90_000)
+    await steps(pub, store, monitor).publish(PublishInput("wf-x", [TicketRecord(ticket("x"))]))
+    assert [r.topic for r in pub.records] == ["execution.tickets"]
