@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # Debian packages the integration tests start for real (each test session starts its own servers).
-DEBIAN_TEST_PACKAGES := postgresql redis-server
+DEBIAN_TEST_PACKAGES := postgresql redis-server prometheus prometheus-alertmanager
 
 .PHONY: install run test test-unit lint bench system-deps clean
 

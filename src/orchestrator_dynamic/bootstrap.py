@@ -28,6 +28,7 @@ from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps, Topics
 from orchestrator_dynamic.services.intake import DecisionIntake, ResultIntake
 from orchestrator_dynamic.services.operations import Operations
 from orchestrator_dynamic.services.readiness import Readiness
+from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -53,6 +54,7 @@ class Runtime:
     gateway: FlowGateway
     operations: Operations
     readiness: Readiness
+    sla_monitor: SlaMonitor
     extras: dict[str, Any] = field(default_factory=dict)
 
 
@@ -112,7 +114,10 @@ async def open_runtime(
         temporal_conf = settings.temporal
         target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
         client = await connect_temporal(target, temporal_conf.namespace)
-        steps = FlowSteps(FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy))
+        sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
+        steps = FlowSteps(
+            FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)
+        )
         gateway = FlowGateway(
             client,
             temporal_conf.task_queue,
@@ -137,6 +142,7 @@ async def open_runtime(
             gateway,
             operations,
             readiness,
+            sla_monitor,
             {"schema_registry": schemas},
         )
 
@@ -169,6 +175,7 @@ async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
         "decision-intake": decisions.run,
         "result-intake": results.run,
         "telemetry-flusher": lambda: _flush_forever(runtime.steps),
+        "sla-monitor": runtime.sla_monitor.run_forever,
     }
 
 

@@ -124,6 +124,8 @@ class Settings(BaseSettings):
     sla_proactive_monitoring_enabled: bool = True
     sla_check_interval_seconds: float = Field(30.0, gt=0)
     sla_slo_target: float = Field(0.99, gt=0, lt=1)
+    sla_slo_targets: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
+    sla_slo_window_days: int = Field(30, ge=1, le=365)
     sla_management_enabled: bool = False
     sla_management_host: str = ""
     sla_management_port: int = Field(8000, ge=1, le=65535)
@@ -190,6 +192,17 @@ class Settings(BaseSettings):
         if any(not isinstance(v, int | float) or v < 0 for v in weights.values()):
             raise ValueError("weights must be non-negative numbers")
         return weights
+
+    @field_validator("sla_slo_targets", mode="before")
+    @classmethod
+    def _slo_targets(cls, value: Any) -> Any:
+        targets = _json(value, 'a JSON object {"<service>": <target between 0 and 1>}')
+        if not isinstance(targets, dict) or any(
+            isinstance(v, bool) or not isinstance(v, int | float) or not 0 < v < 1
+            for v in targets.values()
+        ):
+            raise ValueError('must map service names to targets between 0 and 1, e.g. {"x": 0.995}')
+        return targets
 
     @field_validator("opa_allowed_capabilities", mode="before")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -11,13 +12,23 @@ from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
+from orchestrator_dynamic.adapters.sla.management import SlaManagementClient, base_url
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
 from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
-from orchestrator_dynamic.domain.ports import Cache, MessageBus, Scheduler, Store, WorkerRegistry
+from orchestrator_dynamic.domain.ports import (
+    Cache,
+    MessageBus,
+    Publisher,
+    Scheduler,
+    Store,
+    WorkerRegistry,
+)
+from orchestrator_dynamic.domain.sla_budget import HOUR_MS, BudgetPolicy
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.services.intake import Decoder
 from orchestrator_dynamic.services.readiness import Check, Readiness
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
+from orchestrator_dynamic.services.sla_monitor import SlaMonitor, SlaMonitorConfig
 from orchestrator_dynamic.settings import Settings
 
 
@@ -86,6 +97,47 @@ async def open_policy(settings: Settings, store: Store, stack: AsyncExitStack) -
     # Policies are evaluated once the policy engine adapters land; until then C1 applies the
     # domain rules only.
     return None
+
+
+def sla_monitor_config(settings: Settings) -> SlaMonitorConfig:
+    budget = BudgetPolicy(
+        default_target=settings.sla_slo_target,
+        targets=dict(settings.sla_slo_targets),
+        window_ms=settings.sla_slo_window_days * 24 * HOUR_MS,
+        critical_threshold=settings.sla_budget_critical_threshold,
+    )
+    return SlaMonitorConfig(
+        service_name=settings.otel_service_name,
+        warning_threshold=settings.sla_deadline_warning_threshold,
+        budget=budget,
+        dedup_ttl_s=settings.sla_alert_deduplication_ttl_seconds,
+        interval_s=settings.sla_check_interval_seconds,
+        proactive=settings.sla_proactive_monitoring_enabled,
+        alerts_topic=settings.kafka_sla_alerts_topic,
+        violations_topic=settings.kafka_sla_violations_topic,
+    )
+
+
+async def open_sla_monitor(
+    settings: Settings,
+    store: Store,
+    publisher: Publisher,
+    cache: Cache,
+    clock: Callable[[], int],
+    stack: AsyncExitStack,
+) -> SlaMonitor:
+    """The SLA monitor; with SLA_MANAGEMENT_ENABLED its budgets come from the external API."""
+    management = None
+    if settings.sla_management_enabled and settings.sla_management_host:
+        management = SlaManagementClient(
+            base_url(settings.sla_management_host, settings.sla_management_port),
+            timeout_s=settings.sla_management_timeout_seconds,
+            cache_ttl_s=settings.sla_management_cache_ttl_seconds,
+            default_target=settings.sla_slo_target,
+        )
+        stack.push_async_callback(management.close)
+    config = sla_monitor_config(settings)
+    return SlaMonitor(store, publisher, cache, clock, config, management)
 
 
 def decoder(name: str, registry: SchemaRegistryClient | None) -> Decoder:

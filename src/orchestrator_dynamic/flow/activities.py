@@ -54,10 +54,8 @@ class FlowActivities:
 
     @activity.defn(name="c2_generate_tickets")
     async def generate_tickets(self, inp: GenerateInput) -> list[ExecutionTicket]:
-        async def generate() -> list[ExecutionTicket]:
-            return self._steps.generate(inp)
-
-        return await _guard(generate)
+        workflow_id = activity.info().workflow_id or ""
+        return await _guard(lambda: self._steps.generate_checked(inp, workflow_id))
 
     @activity.defn(name="c3_allocate")
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:

@@ -34,6 +34,7 @@ from orchestrator_dynamic.flow.payloads import (
 )
 from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
 log = structlog.get_logger(__name__)
@@ -60,6 +61,7 @@ class FlowDeps:
     clock: Callable[[], int]
     topics: Topics = field(default_factory=Topics)
     policy: Any | None = None  # services.policy.PolicyValidator when enabled
+    sla: SlaMonitor | None = None  # proactive SLA checkpoint after C4 publishes
 
 
 def planning_config(options: FlowOptions) -> PlanningConfig:
@@ -138,6 +140,12 @@ class FlowSteps:
             metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
         return tickets
 
+    async def generate_checked(self, inp: GenerateInput, workflow_id: str) -> list[ExecutionTicket]:
+        """C2, then the proactive SLA checkpoint over the new tickets."""
+        tickets = self.generate(inp)
+        await self.sla_checkpoint("c2_generate", workflow_id, tickets)
+        return tickets
+
     # ---------------------------------------------------------------- C3
 
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:
@@ -185,6 +193,14 @@ class FlowSteps:
                 )
             metrics.TICKETS_PUBLISHED.labels(ticket.status.value).inc()
         await self._telemetry.emit(inp.telemetry, now)
+        await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in inp.tickets])
+
+    async def sla_checkpoint(
+        self, stage: str, workflow_id: str, tickets: list[ExecutionTicket]
+    ) -> None:
+        """Proactive SLA check (after C2 and C4); fails open, never fails the activity."""
+        if self._deps.sla is not None:
+            await self._deps.sla.checkpoint(stage, workflow_id, tickets)
 
     async def _save_ticket(self, workflow_id: str, record: TicketRecord, now: int) -> None:
         doc = record.ticket.model_dump(mode="json")

@@ -1,0 +1,1 @@
+"""Helpers that start real (or stand-in) servers for tests, on free loopback ports."""
