@@ -78,6 +78,8 @@ def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: Cache) 
     config = SchedulerConfig(
         weights=settings.priority_weights(),
         intelligent=settings.enable_intelligent_scheduler,
+        max_results=settings.service_registry_max_results,
+        cache_ttl_seconds=settings.service_registry_cache_ttl_seconds,
     )
     return IntelligentScheduler(registry, cache, config)
 
