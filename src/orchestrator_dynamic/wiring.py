@@ -8,6 +8,7 @@ from typing import Any
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
+from orchestrator_dynamic.adapters.cache.redis import RedisCache, parse_nodes
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
@@ -61,9 +62,15 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> Store:
 
 
 async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
-    if settings.redis_cluster_nodes:
-        raise UnsupportedBackend("REDIS_CLUSTER_NODES is set but this build has no Redis adapter")
-    return MemoryCache()
+    if not settings.redis_cluster_nodes:
+        return MemoryCache()
+    cache = RedisCache(
+        parse_nodes(settings.redis_cluster_nodes),
+        settings.redis_password.get_secret_value() or None,
+    )
+    await cache.start()
+    stack.push_async_callback(cache.stop)
+    return cache
 
 
 async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack) -> WorkerRegistry:

@@ -43,7 +43,9 @@ async def fleet(workers: Sequence[WorkerProfile]) -> BuiltinRegistry:
     return registry
 
 
-def scheduler(registry: object, cache: MemoryCache | None = None, **conf: object) -> IntelligentScheduler:
+def scheduler(
+    registry: object, cache: MemoryCache | None = None, **conf: object
+) -> IntelligentScheduler:
     config = SchedulerConfig(cache_ttl_seconds=0.0, **conf)  # type: ignore[arg-type]
     return IntelligentScheduler(registry, cache or MemoryCache(), config)  # type: ignore[arg-type]
 
