@@ -17,6 +17,7 @@ from orchestrator_dynamic.domain.scoring import Health, WorkerProfile, WorkerTel
 from orchestrator_dynamic.observability import scheduler_metrics as m
 
 log = structlog.get_logger(__name__)
+DECODED_MAX = 1024
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ class CachedDiscovery:
         self._cache = cache
         self._ttl = ttl_seconds
         self._known_healthy: dict[str, WorkerProfile] = {}
+        # Decoding is most of a warm allocation's cost: reuse the last decode of each entry
+        # while the cached bytes are unchanged.
+        self._decoded: dict[str, tuple[bytes, list[WorkerProfile]]] = {}
 
     async def discover(self, query: Query) -> Discovered:
         cached = await self._cached(query)
@@ -110,7 +114,17 @@ class CachedDiscovery:
             log.warning("discovery_cache_unavailable", reason=str(exc))
             raw = None
         m.CACHE_HITS.labels("hit" if raw is not None else "miss").inc()
-        return decode_workers(raw) if raw is not None else None
+        return self._decode(query.key(), raw) if raw is not None else None
+
+    def _decode(self, key: str, raw: bytes) -> list[WorkerProfile]:
+        seen = self._decoded.get(key)
+        if seen is not None and (seen[0] is raw or seen[0] == raw):
+            return seen[1]
+        if len(self._decoded) >= DECODED_MAX:
+            self._decoded.clear()
+        workers = decode_workers(raw)
+        self._decoded[key] = (raw, workers)
+        return workers
 
     async def _store(self, query: Query, workers: list[WorkerProfile]) -> None:
         if self._ttl <= 0:

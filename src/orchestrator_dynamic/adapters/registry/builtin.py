@@ -70,6 +70,8 @@ class BuiltinRegistry:
             health = Health.UNHEALTHY
         elif silent >= self._degraded_ms and health is Health.HEALTHY:
             health = Health.DEGRADED
+        if health is worker.health:
+            return worker  # frozen: sharing it is safe, and copying is most of discover's cost
         return dataclasses.replace(worker, health=health)
 
     async def get(self, worker_id: str) -> WorkerProfile:
