@@ -14,6 +14,7 @@ from orchestrator_dynamic.entrypoints.api.routes import (
     health,
     incidents,
     tickets,
+    workers,
     workflows,
 )
 from orchestrator_dynamic.entrypoints.api.security import TokenAuth
@@ -38,6 +39,7 @@ def create_app(
     v1 = APIRouter(prefix="/api/v1")
     for router in (decisions.router, workflows.router, tickets.router, incidents.router):
         v1.include_router(router)
+    v1.include_router(workers.router)
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
