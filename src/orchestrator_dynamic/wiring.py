@@ -10,6 +10,7 @@ from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache, parse_nodes
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
+from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
@@ -75,7 +76,11 @@ async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
 
 async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack) -> WorkerRegistry:
     if settings.service_registry_host:
-        raise UnsupportedBackend("SERVICE_REGISTRY_HOST is set but this build has no gRPC client")
+        target = f"{settings.service_registry_host}:{settings.service_registry_port}"
+        client = GrpcRegistry(target, settings.service_registry_timeout_seconds)
+        await client.start()
+        stack.push_async_callback(client.stop)
+        return client
     return BuiltinRegistry(
         settings.worker_heartbeat_degraded_seconds, settings.worker_heartbeat_unhealthy_seconds
     )
