@@ -33,6 +33,7 @@ from orchestrator_dynamic.flow.payloads import (
     WorkflowStatus,
 )
 from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
@@ -197,6 +198,8 @@ class FlowSteps:
         for record in inp.tickets:
             await self._save_ticket(inp.workflow_id, record, now)
         await self._telemetry.emit(inp.events, now)
+        topic = self._deps.topics.allocation_outcomes
+        await publish_outcomes(self._deps.publisher, topic, [r.ticket for r in inp.tickets])
 
     async def flush_telemetry(self) -> int:
         return await self._telemetry.flush_buffer()

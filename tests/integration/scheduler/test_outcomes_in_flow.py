@@ -1,0 +1,30 @@
+"""Flow C publishes one allocation outcome per ticket once it has ended (real Temporal)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from tests.conftest import decision_bytes
+from tests.integration.flow.conftest import FAST
+from tests.integration.flow.harness import FlowRig
+
+pytestmark = pytest.mark.integration
+
+
+async def test_every_ticket_of_a_finished_plan_has_an_outcome(temporal_env: Any) -> None:
+    rig = FlowRig(temporal_env.client, FAST, lambda t: True)
+    async with rig.worker:
+        submission = await rig.submit(decision_bytes("approve-5-task-dag"))
+        view = await rig.finished_view(submission.workflow_id)
+    outcomes = [json.loads(r.value) for r in rig.bus.topic("ml.allocation_outcomes")]
+    by_ticket = {o["ticket_id"]: o for o in outcomes}
+    assert set(by_ticket) == {t.ticket_id for t in view.tickets}
+    for ticket in view.tickets:
+        outcome = by_ticket[ticket.ticket_id]
+        assert outcome["worker_id"] == ticket.worker_id
+        assert outcome["success"] is True
+        assert outcome["actual_duration_ms"] is not None
+        assert outcome["workflow_id"] == submission.workflow_id
