@@ -35,6 +35,7 @@ from orchestrator_dynamic.flow.payloads import (
 from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
 log = structlog.get_logger(__name__)
@@ -198,8 +199,9 @@ class FlowSteps:
         for record in inp.tickets:
             await self._save_ticket(inp.workflow_id, record, now)
         await self._telemetry.emit(inp.events, now)
-        topic = self._deps.topics.allocation_outcomes
-        await publish_outcomes(self._deps.publisher, topic, [r.ticket for r in inp.tickets])
+        ended = [r.ticket for r in inp.tickets]
+        await release_ended(self._deps.scheduler, ended)
+        await publish_outcomes(self._deps.publisher, self._deps.topics.allocation_outcomes, ended)
 
     async def flush_telemetry(self) -> int:
         return await self._telemetry.flush_buffer()

@@ -11,12 +11,15 @@ from __future__ import annotations
 import itertools
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from orchestrator_dynamic.domain.model import ExecutionTicket
-from orchestrator_dynamic.domain.ports import Allocation, Cache, WorkerRegistry
+import structlog
+
+from orchestrator_dynamic.domain.errors import CacheUnavailable
+from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
+from orchestrator_dynamic.domain.ports import Allocation, Cache, Scheduler, WorkerRegistry
 from orchestrator_dynamic.domain.scoring import (
     PriorityWeights,
     WorkerProfile,
@@ -30,6 +33,7 @@ from orchestrator_dynamic.domain.scoring import (
 from orchestrator_dynamic.observability import scheduler_metrics as m
 from orchestrator_dynamic.services.discovery import CachedDiscovery, Query
 
+log = structlog.get_logger(__name__)
 EXPLAIN_TOP = 10
 RESERVATION_TTL_S = 24 * 3600.0
 
@@ -179,6 +183,20 @@ class IntelligentScheduler:
         """Slots currently reserved on ``worker_id`` (as counted by this scheduler's cache)."""
         raw = await self._cache.get(f"capacity:{worker_id}")
         return int(raw or b"0")
+
+
+async def release_ended(scheduler: Scheduler, tickets: Iterable[ExecutionTicket]) -> None:
+    """Free the slots of tickets no longer running. Results release their own slot; this
+    catches those that never sent one (timed out, cancelled, halted), so capacity cannot leak.
+    Release is idempotent, so a slot already given back is not given back twice."""
+    for ticket in tickets:
+        worker_id = ticket.metadata.get("worker_id")
+        if not worker_id or ticket.status == TicketStatus.RUNNING:
+            continue
+        try:
+            await scheduler.release(ticket.ticket_id, worker_id)
+        except CacheUnavailable as exc:  # the reservation's TTL frees the slot eventually
+            log.warning("release_failed", ticket_id=ticket.ticket_id, reason=str(exc))
 
 
 def _count_rejections(ranked: list[Candidate]) -> None:

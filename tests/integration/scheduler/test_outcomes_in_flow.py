@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from orchestrator_dynamic.flow.payloads import FlowOptions
 from tests.conftest import decision_bytes
 from tests.integration.flow.conftest import FAST
 from tests.integration.flow.harness import FlowRig
@@ -28,3 +29,24 @@ async def test_every_ticket_of_a_finished_plan_has_an_outcome(temporal_env: Any)
         assert outcome["success"] is True
         assert outcome["actual_duration_ms"] is not None
         assert outcome["workflow_id"] == submission.workflow_id
+
+
+async def test_a_silent_workers_slot_is_released_when_the_workflow_ends(
+    temporal_env: Any,
+) -> None:
+    options = FlowOptions(
+        min_timeout_ms=100, timeout_buffer=0.01, default_timeout_ms=200,
+        retry_initial_ms=10, retry_max_ms=20,
+    )  # fmt: skip
+    rig = FlowRig(temporal_env.client, options, lambda t: None if t.task_id == "l1" else True)
+    async with rig.worker:
+        submission = await rig.submit(decision_bytes("low-risk-lowercase-types"))
+        view = await rig.finished_view(submission.workflow_id)
+    l1 = next(t for t in view.tickets if t.task_id == "l1")
+    assert l1.error_message is not None and "timed out" in l1.error_message
+    assert (l1.ticket_id, l1.worker_id) in rig.scheduler.released
+    failed = json.loads(rig.bus.topic("ml.allocation_outcomes")[-1].value)
+    assert any(
+        json.loads(r.value)["ticket_id"] == l1.ticket_id and not json.loads(r.value)["success"]
+        for r in rig.bus.topic("ml.allocation_outcomes")
+    ), failed

@@ -11,10 +11,14 @@ from hypothesis import strategies as st
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.domain.errors import RegistryUnavailable
-from orchestrator_dynamic.domain.model import SecurityLevel
+from orchestrator_dynamic.domain.model import SecurityLevel, TicketStatus
 from orchestrator_dynamic.domain.scoring import Health, WorkerProfile, ineligibility
 from orchestrator_dynamic.observability import scheduler_metrics as m
-from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
+from orchestrator_dynamic.services.scheduling import (
+    IntelligentScheduler,
+    SchedulerConfig,
+    release_ended,
+)
 from tests.scheduling_factory import T0, ticket, worker
 
 CAPS = ["python", "gpu", "aws"]
@@ -181,3 +185,21 @@ async def test_discovery_is_cached_for_its_ttl() -> None:
     assert m.CACHE_HITS.labels("miss")._value.get() == misses + 1
     clock[0] = 31.0  # expired: the registry is asked again, and it is down
     assert (await sched.allocate(ticket(capabilities=["python"]), T0)).method == "fallback"
+
+
+async def test_release_ended_frees_slots_of_tickets_that_never_answered() -> None:
+    registry = await fleet([worker("a", max_tasks=2)])
+    sched = scheduler(registry)
+    silent, running = ticket(capabilities=["python"]), ticket(capabilities=["python"])
+    for t in (silent, running):
+        assert (await sched.allocate(t, T0)).worker_id == "a"
+    timed_out = silent.model_copy(
+        update={"status": TicketStatus.FAILED, "metadata": {"worker_id": "a"}}
+    )
+    still = running.model_copy(
+        update={"status": TicketStatus.RUNNING, "metadata": {"worker_id": "a"}}
+    )
+    await release_ended(sched, [timed_out, still, ticket()])
+    assert await sched.active_tasks("a") == 1  # only the silent ticket's slot came back
+    await release_ended(sched, [timed_out])
+    assert await sched.active_tasks("a") == 1  # idempotent
