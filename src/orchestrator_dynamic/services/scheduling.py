@@ -38,6 +38,12 @@ EXPLAIN_TOP = 10
 RESERVATION_TTL_S = 24 * 3600.0
 
 
+class _AlreadyReserved(Exception):
+    def __init__(self, worker_id: str | None) -> None:
+        super().__init__(worker_id)
+        self.worker_id = worker_id
+
+
 @dataclass(frozen=True)
 class Candidate:
     worker: WorkerProfile
@@ -102,7 +108,10 @@ class IntelligentScheduler:
             return Allocation(ticket.ticket_id, reserved.decode(), "reserved", priority)
         found = await self._discovery.discover(self._query(ticket))
         ranked = self._rank(ticket, found.workers, priority)
-        chosen = await self._pick(ticket, ranked)
+        try:
+            chosen = await self._pick(ticket, ranked)
+        except _AlreadyReserved as taken:  # a concurrent C3 of the same ticket won
+            return Allocation(ticket.ticket_id, taken.worker_id, "reserved", priority)
         method = self._method(chosen, found.fallback)
         explanation = _explanation(ticket, chosen, method, priority, ranked)
         worker_id = chosen.worker.worker_id if chosen else None
@@ -166,9 +175,13 @@ class IntelligentScheduler:
         if count > worker.max_concurrent_tasks:
             await self._cache.incr(key, -1)
             return False
-        await self._cache.set(
-            f"reservation:{ticket_id}", worker.worker_id.encode(), RESERVATION_TTL_S
-        )
+        reservation = f"reservation:{ticket_id}"
+        if not await self._cache.add(reservation, worker.worker_id.encode(), RESERVATION_TTL_S):
+            # The same ticket was reserved meanwhile (two replicas, or a retried activity):
+            # give this slot back so one ticket never holds two.
+            await self._cache.incr(key, -1)
+            holder = await self._cache.get(reservation)
+            raise _AlreadyReserved(holder.decode() if holder else None)
         return True
 
     async def release(self, ticket_id: str, worker_id: str) -> None:

@@ -203,3 +203,14 @@ async def test_release_ended_frees_slots_of_tickets_that_never_answered() -> Non
     assert await sched.active_tasks("a") == 1  # only the silent ticket's slot came back
     await release_ended(sched, [timed_out])
     assert await sched.active_tasks("a") == 1  # idempotent
+
+
+async def test_the_same_ticket_allocated_concurrently_holds_one_slot() -> None:
+    registry = await fleet([worker("a", max_tasks=5), worker("b", max_tasks=5)])
+    sched = scheduler(registry)
+    t = ticket(capabilities=["python"])
+    results = await asyncio.gather(*(sched.allocate(t, T0) for _ in range(8)))
+    assert len({r.worker_id for r in results}) == 1
+    assert sorted(r.method for r in results).count("intelligent") == 1
+    held = await sched.active_tasks("a") + await sched.active_tasks("b")
+    assert held == 1
