@@ -8,7 +8,7 @@ from typing import Any
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
-from orchestrator_dynamic.adapters.cache.redis import RedisCache, parse_nodes
+from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
@@ -66,7 +66,7 @@ async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
     if not settings.redis_cluster_nodes:
         return MemoryCache()
     cache = RedisCache(
-        parse_nodes(settings.redis_cluster_nodes),
+        settings.redis_nodes(),
         settings.redis_password.get_secret_value() or None,
     )
     await cache.start()

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
-from orchestrator_dynamic.adapters.cache.redis import RedisCache, parse_nodes
+from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.domain.errors import CacheUnavailable
 from orchestrator_dynamic.domain.ports import Cache
 from tests.servers.redis import free_port
@@ -88,18 +88,3 @@ async def test_unreachable_redis_raises_cache_unavailable() -> None:
     with pytest.raises(CacheUnavailable):
         await adapter.get("k")
     await adapter.stop()
-
-
-@pytest.mark.parametrize(
-    ("spec", "message"),
-    [("", "no host:port"), ("localhost", "'localhost' is not host:port"),
-     ("a:1,b:x", "'b:x' is not host:port"), ("a:70000", "'a:70000'")],
-)  # fmt: skip
-def test_bad_node_lists_name_the_setting_and_the_entry(spec: str, message: str) -> None:
-    with pytest.raises(ValueError, match="REDIS_CLUSTER_NODES") as info:
-        parse_nodes(spec)
-    assert message in str(info.value)
-
-
-def test_node_lists_parse() -> None:
-    assert parse_nodes("a:1, b:6379,") == [("a", 1), ("b", 6379)]

@@ -12,7 +12,7 @@ from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
-from orchestrator_dynamic.settings import Settings, load_settings
+from orchestrator_dynamic.settings import Settings, SettingsError, load_settings
 from tests.scheduling_factory import T0, ticket, worker
 from tests.servers.service_registry import RegistryServer
 
@@ -54,11 +54,22 @@ async def test_redis_and_grpc_registry_when_configured(
         await scheduler.release(allocation.ticket_id, "wired-1")
 
 
-async def test_a_bad_node_list_is_refused_naming_the_setting() -> None:
-    settings = load_settings(redis_cluster_nodes="redis-without-port")
-    async with AsyncExitStack() as stack:
-        with pytest.raises(ValueError, match="REDIS_CLUSTER_NODES"):
-            await wiring.open_cache(settings, stack)
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [(",", "no host:port"), ("localhost", "'localhost' is not host:port"),
+     ("a:1,b:x", "'b:x' is not host:port"), ("a:70000", "'a:70000'")],
+)  # fmt: skip
+def test_a_bad_node_list_is_refused_naming_the_setting(spec: str, message: str) -> None:
+    with pytest.raises(SettingsError, match="REDIS_CLUSTER_NODES") as info:
+        load_settings(redis_cluster_nodes=spec)
+    assert message in str(info.value)
+
+
+def test_node_lists_parse() -> None:
+    assert load_settings(redis_cluster_nodes="a:1, b:6379,").redis_nodes() == [
+        ("a", 1), ("b", 6379)
+    ]  # fmt: skip
+    assert load_settings().redis_nodes() == []
 
 
 async def test_round_robin_when_the_intelligent_scheduler_is_off() -> None:

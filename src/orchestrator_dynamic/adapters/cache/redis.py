@@ -21,21 +21,6 @@ T = TypeVar("T")
 MAX_CONNECTIONS = 64
 
 
-def parse_nodes(spec: str) -> list[tuple[str, int]]:
-    """``host:port,host:port`` -> [(host, port), ...]; a clear error names the bad entry."""
-    nodes = []
-    for entry in (part.strip() for part in spec.split(",")):
-        if not entry:
-            continue
-        host, sep, port = entry.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"REDIS_CLUSTER_NODES: {entry!r} is not host:port")
-        nodes.append((host, int(port)))
-    if not nodes:
-        raise ValueError("REDIS_CLUSTER_NODES: no host:port given")
-    return nodes
-
-
 class RedisCache:
     """Implements the Cache port. Call ``start`` before use and ``stop`` at shutdown."""
 
