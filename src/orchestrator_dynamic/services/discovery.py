@@ -90,6 +90,7 @@ class CachedDiscovery:
     async def discover(self, query: Query) -> Discovered:
         cached = await self._cached(query)
         if cached is not None:
+            m.WORKERS_DISCOVERED.set(len(cached))
             return Discovered(cached)
         try:
             workers = await self._registry.discover(

@@ -214,3 +214,23 @@ async def test_the_same_ticket_allocated_concurrently_holds_one_slot() -> None:
     assert sorted(r.method for r in results).count("intelligent") == 1
     held = await sched.active_tasks("a") + await sched.active_tasks("b")
     assert held == 1
+
+
+async def test_allocations_are_measured() -> None:
+    registry = await fleet(
+        [worker("ok"), worker("sick", health=Health.UNHEALTHY), worker("nogpu", {"python"})]
+    )
+    sched = scheduler(registry)
+    before = {
+        "alloc": m.ALLOCATIONS.labels("intelligent")._value.get(),
+        "unassigned": m.ALLOCATIONS.labels("unassigned")._value.get(),
+        "unhealthy": m.REJECTIONS.labels("unhealthy")._value.get(),
+    }
+    await sched.allocate(ticket(capabilities=["python"]), T0)
+    await sched.allocate(ticket(capabilities=["gpu"]), T0)
+    assert m.ALLOCATIONS.labels("intelligent")._value.get() == before["alloc"] + 1
+    assert m.ALLOCATIONS.labels("unassigned")._value.get() == before["unassigned"] + 1
+    assert m.REJECTIONS.labels("unhealthy")._value.get() == before["unhealthy"] + 1
+    assert m.WORKERS_DISCOVERED._value.get() == 0  # nobody has "gpu"
+    samples = {s.name: s.value for s in m.ALLOCATION_DURATION.collect()[0].samples}
+    assert samples["orchestration_scheduler_allocation_duration_seconds_count"] >= 2
