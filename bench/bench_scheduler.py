@@ -153,8 +153,11 @@ async def main() -> None:
             lat, busy = await latencies(sched, ALLOCATIONS)
             print(row(f"{size:>6} {label}", lat, busy, base), flush=True)
         burst = await concurrent(sched)
-        print(f"{size:>6} {SPEC_CONCURRENT} concurrent (cold): {burst * 1000:.2f} ms for all "
-              f"(spec p95 {SPEC_P95_MS:.0f} ms each: {SPEC_P95_MS / (burst * 1000):.0f}x)")  # fmt: skip
+        # Every allocation of the burst ends within the burst's wall time: an upper bound on
+        # the slowest one, compared with the specification's p95 at that concurrency.
+        print(f"{size:>6} {SPEC_CONCURRENT} at once (cold): all placed in {burst * 1000:.2f} ms, "
+              f"so the slowest <= that; spec p95 {SPEC_P95_MS:.0f} ms: "
+              f"{SPEC_P95_MS / (burst * 1000):.0f}x")  # fmt: skip
     await redis_rows()
     print("floor95 = p95 of GET+INCR+SET on the same cache; spec/pNN = specification / ours")
 
