@@ -23,6 +23,21 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_CAPABILITIES = ("code_generation", "deployment", "testing", "validation")
 
 
+def host_ports(spec: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` -> [(host, port), ...]; the error names the bad entry."""
+    nodes = []
+    for entry in (part.strip() for part in spec.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{entry!r} is not host:port")
+        nodes.append((host, int(port)))
+    if not nodes:
+        raise ValueError("no host:port given")
+    return nodes
+
+
 class SettingsError(ValueError):
     """One or more environment variables are invalid; the message names each one."""
 
@@ -204,6 +219,13 @@ class Settings(BaseSettings):
             raise ValueError('must map service names to targets between 0 and 1, e.g. {"x": 0.995}')
         return targets
 
+    @field_validator("redis_cluster_nodes")
+    @classmethod
+    def _redis_nodes(cls, value: str) -> str:
+        if value.strip():
+            host_ports(value)  # raises naming the bad entry
+        return value.strip()
+
     @field_validator("opa_allowed_capabilities", mode="before")
     @classmethod
     def _capabilities(cls, value: Any) -> Any:
@@ -248,6 +270,10 @@ class Settings(BaseSettings):
     def priority_weights(self) -> PriorityWeights:
         w = self.scheduler_priority_weights
         return PriorityWeights(risk=w["risk"], qos=w["qos"], sla=w["sla"])
+
+    def redis_nodes(self) -> list[tuple[str, int]]:
+        """REDIS_CLUSTER_NODES as (host, port) pairs; empty when Redis is not configured."""
+        return host_ports(self.redis_cluster_nodes) if self.redis_cluster_nodes else []
 
     def api_tokens_map(self) -> dict[str, str]:
         return dict(self.api_tokens)

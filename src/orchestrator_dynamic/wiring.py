@@ -9,7 +9,9 @@ from typing import Any
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
+from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
+from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
 from orchestrator_dynamic.adapters.sla.management import SlaManagementClient, base_url
@@ -72,14 +74,24 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> Store:
 
 
 async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
-    if settings.redis_cluster_nodes:
-        raise UnsupportedBackend("REDIS_CLUSTER_NODES is set but this build has no Redis adapter")
-    return MemoryCache()
+    if not settings.redis_cluster_nodes:
+        return MemoryCache()
+    cache = RedisCache(
+        settings.redis_nodes(),
+        settings.redis_password.get_secret_value() or None,
+    )
+    await cache.start()
+    stack.push_async_callback(cache.stop)
+    return cache
 
 
 async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack) -> WorkerRegistry:
     if settings.service_registry_host:
-        raise UnsupportedBackend("SERVICE_REGISTRY_HOST is set but this build has no gRPC client")
+        target = f"{settings.service_registry_host}:{settings.service_registry_port}"
+        client = GrpcRegistry(target, settings.service_registry_timeout_seconds)
+        await client.start()
+        stack.push_async_callback(client.stop)
+        return client
     return BuiltinRegistry(
         settings.worker_heartbeat_degraded_seconds, settings.worker_heartbeat_unhealthy_seconds
     )
@@ -89,6 +101,8 @@ def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: Cache) 
     config = SchedulerConfig(
         weights=settings.priority_weights(),
         intelligent=settings.enable_intelligent_scheduler,
+        max_results=settings.service_registry_max_results,
+        cache_ttl_seconds=settings.service_registry_cache_ttl_seconds,
     )
     return IntelligentScheduler(registry, cache, config)
 

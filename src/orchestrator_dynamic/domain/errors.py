@@ -91,3 +91,7 @@ class PolicyUnavailable(DependencyDown):
 
 class EngineUnavailable(DependencyDown):
     pass
+
+
+class CacheUnavailable(DependencyDown):
+    pass

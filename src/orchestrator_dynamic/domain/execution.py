@@ -20,7 +20,12 @@ from orchestrator_dynamic.domain.model import (
     TaskType,
     TicketStatus,
 )
-from orchestrator_dynamic.domain.scoring import PriorityWeights, deadline_consumed, priority_score
+from orchestrator_dynamic.domain.scoring import (
+    PriorityWeights,
+    aging_bonus,
+    deadline_consumed,
+    priority_score,
+)
 from orchestrator_dynamic.domain.tickets import compensation_ticket_id
 
 
@@ -65,6 +70,8 @@ class ExecutionState:
     max_in_flight: int = 100
     backoff: Backoff = field(default_factory=Backoff)
     weights: PriorityWeights = field(default_factory=PriorityWeights)
+    aging_per_minute: float = 0.05
+    ready_since: dict[str, int] = field(default_factory=dict)
     not_before: dict[str, int] = field(default_factory=dict)
     timeouts: dict[str, int] = field(default_factory=dict)
     halted: bool = False
@@ -117,10 +124,18 @@ class ExecutionState:
             and self.not_before.get(t.ticket_id, 0) <= now_ms
             and self._deps_done(t)
         ]
+        for ticket in candidates:
+            # Remember when each ticket first became ready: its wait earns it aging credit.
+            self.ready_since.setdefault(ticket.ticket_id, now_ms)
         # Urgency is recomputed each time capacity frees, so work near its deadline goes first;
         # the stable sort keeps plan (topological) order among equals.
-        candidates.sort(key=lambda t: -self._urgency(t, now_ms))
+        candidates.sort(key=lambda t: -self.effective_priority(t, now_ms))
         return candidates[:room]
+
+    def effective_priority(self, ticket: ExecutionTicket, now_ms: int) -> float:
+        """Priority score at ``now_ms`` (SLA urgency included) plus aging for time spent ready."""
+        waited = now_ms - self.ready_since.get(ticket.ticket_id, now_ms)
+        return self._urgency(ticket, now_ms) + aging_bonus(waited, self.aging_per_minute)
 
     def _urgency(self, ticket: ExecutionTicket, now_ms: int) -> float:
         consumed = deadline_consumed(ticket.created_at, ticket.sla.deadline, now_ms)
@@ -158,6 +173,7 @@ class ExecutionState:
         )
         self.tickets[ticket_id] = updated
         self.not_before.pop(ticket_id, None)
+        self.ready_since.pop(ticket_id, None)  # a retry waits (and ages) afresh
         return updated
 
     def apply(self, result: ExecutionResult, now_ms: int) -> Transition | None:

@@ -137,6 +137,8 @@ class Store(Protocol):
 
 
 class Cache(Protocol):
+    """Key/value store with TTLs and atomic counters; raises CacheUnavailable when unreachable."""
+
     async def get(self, key: str) -> bytes | None: ...
 
     async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None: ...
@@ -145,9 +147,13 @@ class Cache(Protocol):
         """Set only if absent (atomic); True when this call set it. Used for de-duplication."""
         ...
 
-    async def incr(self, key: str, amount: int = 1) -> int: ...
+    async def incr(self, key: str, amount: int = 1) -> int:
+        """Add ``amount`` atomically (a missing key counts as 0); returns the new value."""
+        ...
 
-    async def delete(self, key: str) -> None: ...
+    async def delete(self, key: str) -> bool:
+        """Remove ``key`` atomically; True when it existed (so only one caller wins)."""
+        ...
 
 
 # ---------------------------------------------------------------- worker registry

@@ -97,6 +97,13 @@ def priority_score(
     )
 
 
+def aging_bonus(waited_ms: int, per_minute: float) -> float:
+    """Priority added to a ready ticket for each minute it has waited, so low-priority work
+    cannot starve: priority scores span less than 1.0, so after ``1 / per_minute`` minutes a
+    waiting ticket overtakes any newcomer."""
+    return max(0, waited_ms) / 60_000 * per_minute
+
+
 # ---------------------------------------------------------------- workers
 
 
@@ -165,3 +172,17 @@ def ineligibility(
     if SECURITY_RANK[worker.security_level] < SECURITY_RANK[security_level]:
         return f"security level {worker.security_level} below {security_level}"
     return None
+
+
+def reason_kind(reason: str) -> str:
+    """A short, bounded label for an ineligibility reason (for metrics)."""
+    for prefix, kind in (
+        ("unhealthy", "unhealthy"),
+        ("at capacity", "capacity"),
+        ("missing capabilities", "capabilities"),
+        ("namespace", "namespace"),
+        ("security level", "security"),
+    ):
+        if reason.startswith(prefix):
+            return kind
+    return "other"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestrator_dynamic.entrypoints import cli_ops, cli_sla
+from orchestrator_dynamic.entrypoints import cli_ops, cli_scheduler, cli_sla
 from orchestrator_dynamic.entrypoints.cli_config import config_command
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
 from orchestrator_dynamic.entrypoints.console import err_console
@@ -29,6 +29,8 @@ app.command("approve")(cli_ops.approve_command)
 app.command("reject")(cli_ops.reject_command)
 app.command("cancel")(cli_ops.cancel_command)
 app.command("sla")(cli_sla.sla_command)
+app.command("explain")(cli_scheduler.explain_command)
+app.command("workers")(cli_scheduler.workers_command)
 
 
 @app.command("up")

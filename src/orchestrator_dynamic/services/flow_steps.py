@@ -33,7 +33,9 @@ from orchestrator_dynamic.flow.payloads import (
     WorkflowStatus,
 )
 from orchestrator_dynamic.observability import metrics, tracing
+from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
@@ -219,6 +221,9 @@ class FlowSteps:
         for record in inp.tickets:
             await self._save_ticket(inp.workflow_id, record, now)
         await self._telemetry.emit(inp.events, now)
+        ended = [r.ticket for r in inp.tickets]
+        await release_ended(self._deps.scheduler, ended)
+        await publish_outcomes(self._deps.publisher, self._deps.topics.allocation_outcomes, ended)
 
     async def flush_telemetry(self) -> int:
         return await self._telemetry.flush_buffer()

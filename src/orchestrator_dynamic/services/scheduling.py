@@ -2,35 +2,46 @@
 
 Scores follow ARCHITECTURE.md "Fixed rules" (domain/scoring.py). Every allocation says which
 workers were considered, which were filtered out and why, and how each eligible one scored.
+Capacity lives in the Cache port (``capacity:<worker>`` counters), so several orchestrator
+replicas sharing Redis never overfill a worker.
 """
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 
-from orchestrator_dynamic.domain.errors import RegistryUnavailable
-from orchestrator_dynamic.domain.model import ExecutionTicket
-from orchestrator_dynamic.domain.ports import Allocation, Cache, WorkerRegistry
+from orchestrator_dynamic.domain.errors import CacheUnavailable
+from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
+from orchestrator_dynamic.domain.ports import Allocation, Cache, Scheduler, WorkerRegistry
 from orchestrator_dynamic.domain.scoring import (
-    Health,
     PriorityWeights,
     WorkerProfile,
     agent_score,
     deadline_consumed,
     ineligibility,
     priority_score,
+    reason_kind,
     worker_score,
 )
+from orchestrator_dynamic.observability import scheduler_metrics as m
+from orchestrator_dynamic.services.discovery import CachedDiscovery, Query
 
 log = structlog.get_logger(__name__)
 EXPLAIN_TOP = 10
 RESERVATION_TTL_S = 24 * 3600.0
+
+
+class _AlreadyReserved(Exception):
+    def __init__(self, worker_id: str | None) -> None:
+        super().__init__(worker_id)
+        self.worker_id = worker_id
 
 
 @dataclass(frozen=True)
@@ -57,9 +68,17 @@ class SchedulerConfig:
     weights: PriorityWeights = field(default_factory=PriorityWeights)
     intelligent: bool = True
     max_results: int = 100
+    cache_ttl_seconds: float = 60.0
+
+
+def ticket_namespace(ticket: ExecutionTicket) -> str | None:
+    """The namespace a ticket must run in, when its plan names one."""
+    return ticket.metadata.get("namespace") or ticket.parameters.get("namespace") or None
 
 
 class IntelligentScheduler:
+    """Implements the Scheduler port; ``intelligent=False`` rotates over eligible workers."""
+
     def __init__(
         self,
         registry: WorkerRegistry,
@@ -67,67 +86,77 @@ class IntelligentScheduler:
         config: SchedulerConfig | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
-        self._registry = registry
         self._cache = cache
         self._config = config or SchedulerConfig()
-        self._known_healthy: dict[str, WorkerProfile] = {}
+        self._discovery = CachedDiscovery(registry, cache, self._config.cache_ttl_seconds)
         self._round_robin = itertools.count()
         self._clock = clock
 
     async def allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation:
-        reserved = await self._cache.get(f"reservation:{ticket.ticket_id}")
+        started = self._clock()
+        allocation = await self._allocate(ticket, now_ms)
+        m.ALLOCATION_DURATION.observe(self._clock() - started)
+        m.ALLOCATIONS.labels(allocation.method).inc()
+        m.PRIORITY_SCORE.observe(allocation.priority_score)
+        return allocation
+
+    async def _allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation:
         consumed = deadline_consumed(ticket.created_at, ticket.sla.deadline, now_ms)
         priority = priority_score(ticket.risk_band, ticket.qos, consumed, self._config.weights)
+        reserved = await self._cache.get(f"reservation:{ticket.ticket_id}")
         if reserved is not None:  # a retried C3: keep the first answer and its capacity
             return Allocation(ticket.ticket_id, reserved.decode(), "reserved", priority)
-        workers, method = await self._discover(ticket)
-        ranked = self._rank(ticket, workers, priority)
-        chosen = await self._pick(ticket, ranked)
-        if chosen is None:
-            method = "unassigned"
-        elif not self._config.intelligent and method == "intelligent":
-            method = "round_robin"
-        return Allocation(
-            ticket.ticket_id,
-            chosen.worker.worker_id if chosen else None,
-            method,
-            priority,
-            _explanation(ticket, chosen, method, priority, ranked),
+        found = await self._discovery.discover(self._query(ticket))
+        ranked = self._rank(ticket, found.workers, priority)
+        try:
+            chosen = await self._pick(ticket, ranked)
+        except _AlreadyReserved as taken:  # a concurrent C3 of the same ticket won
+            return Allocation(ticket.ticket_id, taken.worker_id, "reserved", priority)
+        method = self._method(chosen, found.fallback)
+        explanation = _explanation(ticket, chosen, method, priority, ranked)
+        worker_id = chosen.worker.worker_id if chosen else None
+        return Allocation(ticket.ticket_id, worker_id, method, priority, explanation)
+
+    def _query(self, ticket: ExecutionTicket) -> Query:
+        return Query(
+            tuple(ticket.required_capabilities),
+            ticket_namespace(ticket),
+            ticket.security_level,
+            self._config.max_results,
         )
 
-    async def _discover(self, ticket: ExecutionTicket) -> tuple[list[WorkerProfile], str]:
-        try:
-            workers = await self._registry.discover(
-                ticket.required_capabilities, max_results=self._config.max_results
-            )
-        except RegistryUnavailable as exc:
-            log.warning("registry_unavailable_fallback", reason=str(exc))
-            need = set(ticket.required_capabilities)
-            known = [w for w in self._known_healthy.values() if need <= w.capabilities]
-            return known, "fallback"
-        for worker in workers:
-            if worker.health is Health.HEALTHY:
-                self._known_healthy[worker.worker_id] = worker
-        return workers, "intelligent"
+    def _method(self, chosen: Candidate | None, fallback: bool) -> str:
+        if chosen is None:
+            return "unassigned"
+        if fallback:
+            m.FALLBACKS.inc()
+            return "fallback"
+        return "intelligent" if self._config.intelligent else "round_robin"
 
     def _rank(
         self, ticket: ExecutionTicket, workers: list[WorkerProfile], priority: float
     ) -> list[Candidate]:
         need = frozenset(ticket.required_capabilities)
+        namespace = ticket_namespace(ticket)
         out = []
         for worker in workers:
-            reason = ineligibility(worker, need, ticket.security_level)
+            reason = ineligibility(worker, need, ticket.security_level, namespace)
             agent = agent_score(worker)
             out.append(Candidate(worker, reason, agent, worker_score(agent, priority)))
+        _count_rejections(out)
         # Best first; ties broken by id so the same fleet always gives the same answer.
         out.sort(key=lambda c: (c.reason is not None, -c.score, c.worker.worker_id))
         if not self._config.intelligent:
-            eligible = [c for c in out if c.reason is None]
-            if eligible:
-                shift = next(self._round_robin) % len(eligible)
-                eligible = eligible[shift:] + eligible[:shift]
-                out = eligible + [c for c in out if c.reason is not None]
+            out = self._rotate(out)
         return out
+
+    def _rotate(self, ranked: list[Candidate]) -> list[Candidate]:
+        """Round-robin: the eligible list in id order, shifted by one each allocation."""
+        eligible = sorted((c for c in ranked if c.reason is None), key=lambda c: c.worker.worker_id)
+        if not eligible:
+            return ranked
+        shift = next(self._round_robin) % len(eligible)
+        return eligible[shift:] + eligible[:shift] + [c for c in ranked if c.reason is not None]
 
     async def _pick(self, ticket: ExecutionTicket, ranked: list[Candidate]) -> Candidate | None:
         for i, candidate in enumerate(ranked):
@@ -135,28 +164,58 @@ class IntelligentScheduler:
                 return None
             if await self._reserve(ticket.ticket_id, candidate.worker):
                 return candidate
+            m.REJECTIONS.labels("capacity").inc()
             ranked[i] = Candidate(candidate.worker, "at capacity", candidate.agent, candidate.score)
         return None
 
     async def _reserve(self, ticket_id: str, worker: WorkerProfile) -> bool:
-        """Atomic on Redis (INCR), so two replicas never overfill a worker."""
+        """INCR first, undo when over the limit: atomic on Redis, so replicas never overfill."""
         key = f"capacity:{worker.worker_id}"
         count = await self._cache.incr(key)
         if count > worker.max_concurrent_tasks:
             await self._cache.incr(key, -1)
             return False
-        await self._cache.set(
-            f"reservation:{ticket_id}", worker.worker_id.encode(), RESERVATION_TTL_S
-        )
+        reservation = f"reservation:{ticket_id}"
+        if not await self._cache.add(reservation, worker.worker_id.encode(), RESERVATION_TTL_S):
+            # The same ticket was reserved meanwhile (two replicas, or a retried activity):
+            # give this slot back so one ticket never holds two.
+            await self._cache.incr(key, -1)
+            holder = await self._cache.get(reservation)
+            raise _AlreadyReserved(holder.decode() if holder else None)
         return True
 
     async def release(self, ticket_id: str, worker_id: str) -> None:
-        key = f"reservation:{ticket_id}"
-        if await self._cache.get(key) is None:
-            return  # already released (a duplicate result) or never reserved
-        await self._cache.delete(key)
+        """Give the slot back once, however many times the result is delivered."""
+        # DEL is atomic: of two concurrent releases (a duplicate result) only one decrements.
+        if not await self._cache.delete(f"reservation:{ticket_id}"):
+            return  # never reserved, or already released
         if await self._cache.incr(f"capacity:{worker_id}", -1) < 0:
             await self._cache.set(f"capacity:{worker_id}", b"0")
+
+    async def active_tasks(self, worker_id: str) -> int:
+        """Slots currently reserved on ``worker_id`` (as counted by this scheduler's cache)."""
+        raw = await self._cache.get(f"capacity:{worker_id}")
+        return int(raw or b"0")
+
+
+async def release_ended(scheduler: Scheduler, tickets: Iterable[ExecutionTicket]) -> None:
+    """Free the slots of tickets no longer running. Results release their own slot; this
+    catches those that never sent one (timed out, cancelled, halted), so capacity cannot leak.
+    Release is idempotent, so a slot already given back is not given back twice."""
+    for ticket in tickets:
+        worker_id = ticket.metadata.get("worker_id")
+        if not worker_id or ticket.status == TicketStatus.RUNNING:
+            continue
+        try:
+            await scheduler.release(ticket.ticket_id, worker_id)
+        except CacheUnavailable as exc:  # the reservation's TTL frees the slot eventually
+            log.warning("release_failed", ticket_id=ticket.ticket_id, reason=str(exc))
+
+
+def _count_rejections(ranked: list[Candidate]) -> None:
+    kinds = Counter(reason_kind(c.reason) for c in ranked if c.reason is not None)
+    for kind, count in kinds.items():
+        m.REJECTIONS.labels(kind).inc(count)
 
 
 def _explanation(

@@ -43,5 +43,7 @@ class MemoryCache:
         self._items[key] = (str(current).encode(), expires)
         return current
 
-    async def delete(self, key: str) -> None:
+    async def delete(self, key: str) -> bool:
+        existed = self._live(key) is not None
         self._items.pop(key, None)
+        return existed

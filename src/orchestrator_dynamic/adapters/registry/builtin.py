@@ -34,6 +34,9 @@ class BuiltinRegistry:
         self._workers: dict[str, WorkerProfile] = {}
         self._seen: dict[str, int] = {}
         self._by_capability: dict[str, set[str]] = {}
+        # Sorted views of the index, rebuilt lazily after a change: discovery walks the
+        # smallest one in id order and stops at max_results instead of sorting every time.
+        self._sorted: dict[str | None, list[str]] = {}
 
     async def ping(self) -> None:
         return None
@@ -44,11 +47,26 @@ class BuiltinRegistry:
         self._seen[worker.worker_id] = self._clock()
         for capability in worker.capabilities:
             self._by_capability.setdefault(capability, set()).add(worker.worker_id)
+        self._invalidate(worker.capabilities)
 
     def _forget(self, worker_id: str) -> None:
         old = self._workers.pop(worker_id, None)
         for capability in old.capabilities if old else ():
             self._by_capability.get(capability, set()).discard(worker_id)
+        if old is not None:
+            self._invalidate(old.capabilities)
+
+    def _invalidate(self, capabilities: frozenset[str]) -> None:
+        self._sorted.pop(None, None)
+        for capability in capabilities:
+            self._sorted.pop(capability, None)
+
+    def _ids_in_order(self, capability: str | None) -> list[str]:
+        ids = self._sorted.get(capability)
+        if ids is None:
+            pool = self._by_capability.get(capability, set()) if capability else self._workers
+            ids = self._sorted[capability] = sorted(pool)
+        return ids
 
     async def heartbeat(self, worker_id: str, active_tasks: int | None = None) -> None:
         worker = self._workers.get(worker_id)
@@ -70,6 +88,8 @@ class BuiltinRegistry:
             health = Health.UNHEALTHY
         elif silent >= self._degraded_ms and health is Health.HEALTHY:
             health = Health.DEGRADED
+        if health is worker.health:
+            return worker  # frozen: sharing it is safe, and copying is most of discover's cost
         return dataclasses.replace(worker, health=health)
 
     async def get(self, worker_id: str) -> WorkerProfile:
@@ -89,13 +109,13 @@ class BuiltinRegistry:
         max_results: int = 100,
     ) -> list[WorkerProfile]:
         """Candidates with every capability, by index (no scan of the whole fleet)."""
-        if capabilities:
-            sets = [self._by_capability.get(c, set()) for c in capabilities]
-            ids = set.intersection(*sets)
-        else:
-            ids = set(self._workers)
+        need = set(capabilities)
+        # Walk the rarest capability's workers in id order; check the others per worker.
+        rarest = min(need, key=lambda c: len(self._by_capability.get(c, ())), default=None)
         out = []
-        for worker_id in sorted(ids):
+        for worker_id in self._ids_in_order(rarest):
+            if not need <= self._workers[worker_id].capabilities:
+                continue
             worker = self._current(worker_id)
             if namespace is not None and worker.namespace != namespace:
                 continue

@@ -16,6 +16,7 @@ from orchestrator_dynamic.entrypoints.api.routes import (
     incidents,
     sla,
     tickets,
+    workers,
     workflows,
 )
 from orchestrator_dynamic.entrypoints.api.security import TokenAuth
@@ -41,6 +42,7 @@ def create_app(
     for router in (decisions.router, workflows.router, tickets.router, incidents.router):
         v1.include_router(router)
     v1.include_router(sla.router)
+    v1.include_router(workers.router)
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
