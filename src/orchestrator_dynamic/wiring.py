@@ -15,7 +15,7 @@ from orchestrator_dynamic.adapters.store.memory import MemoryStore
 from orchestrator_dynamic.adapters.store.mongo import MongoStore
 from orchestrator_dynamic.adapters.store.postgres import PostgresStore
 from orchestrator_dynamic.adapters.store.resilient import ResilientStore
-from orchestrator_dynamic.adapters.store.spool import Spool
+from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
 from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
 from orchestrator_dynamic.domain.ports import Cache, MessageBus, Scheduler, Store, WorkerRegistry
 from orchestrator_dynamic.flow.gateway import FlowGateway
@@ -67,7 +67,7 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> Store:
     """The configured store behind retries and (fail-open) a replayed local spool."""
     store = ResilientStore(
         build_store(store_url(settings), settings),
-        Spool(settings.data_path("store-spool.db")),
+        Spool(settings.data_path(SPOOL_FILE)),
         settings.retry,
         fail_open=settings.store_fail_open,
         replay_interval_s=settings.store_spool_replay_interval_seconds,

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator_dynamic.entrypoints import cli_ops
 from orchestrator_dynamic.entrypoints.cli_config import config_command
+from orchestrator_dynamic.entrypoints.cli_history import history_app, store_app
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
 from orchestrator_dynamic.entrypoints.console import err_console
 
@@ -28,6 +29,8 @@ app.command("list")(cli_ops.list_command)
 app.command("approve")(cli_ops.approve_command)
 app.command("reject")(cli_ops.reject_command)
 app.command("cancel")(cli_ops.cancel_command)
+app.add_typer(history_app, name="history")
+app.add_typer(store_app, name="store")
 
 
 @app.command("up")

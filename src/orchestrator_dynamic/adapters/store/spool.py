@@ -18,6 +18,8 @@ import aiosqlite
 
 from orchestrator_dynamic.domain.errors import StoreUnavailable
 
+SPOOL_FILE = "store-spool.db"  # in DATA_DIR
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS spool (seq INTEGER PRIMARY KEY AUTOINCREMENT, "
     "collection TEXT NOT NULL, key TEXT NOT NULL, doc TEXT NOT NULL, "

@@ -12,6 +12,7 @@ from orchestrator_dynamic.entrypoints.api import problems
 from orchestrator_dynamic.entrypoints.api.routes import (
     decisions,
     health,
+    history,
     incidents,
     tickets,
     workflows,
@@ -38,6 +39,7 @@ def create_app(
     v1 = APIRouter(prefix="/api/v1")
     for router in (decisions.router, workflows.router, tickets.router, incidents.router):
         v1.include_router(router)
+    v1.include_router(history.router)
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
