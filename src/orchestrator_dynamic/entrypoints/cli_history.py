@@ -35,7 +35,8 @@ COLUMNS = {
 
 def _logs_to_stderr() -> None:
     # stdout carries the answer (`--json | jq`); progress logs of the store go to stderr.
-    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    # The factory reads sys.stderr at each use, so a replaced stream is never written after close.
+    structlog.configure(logger_factory=lambda *_: structlog.PrintLogger(sys.stderr))
 
 
 def _show(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
@@ -87,6 +88,13 @@ async def test_history_refuses_bad_parameters_and_anonymous_callers(
     assert (await http.get("/api/v1/history/workflows")).status_code == 401
 
 
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    yield
+    structlog.reset_defaults()  # the CLI sends logs to stderr; later tests expect the default
+
+
+@pytest.mark.usefixtures("restore_logging")
 def test_store_cli_purges_by_retention_and_reports_the_spool(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
