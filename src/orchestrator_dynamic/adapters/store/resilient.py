@@ -34,7 +34,7 @@ from tenacity import (
 )
 
 from orchestrator_dynamic.adapters.store.indexes import check_collection, record_timestamp
-from orchestrator_dynamic.adapters.store.spool import Spool
+from orchestrator_dynamic.adapters.store.spool import Spool, SpooledWrite
 from orchestrator_dynamic.domain.errors import StoreUnavailable
 from orchestrator_dynamic.domain.ports import Collection, Store
 from orchestrator_dynamic.observability import store_metrics as m
@@ -81,7 +81,10 @@ class ResilientStore:
         self._interval = replay_interval_s
         self._clock = clock
         self._inner_started = False
-        self.last_depth = 0  # spool depth at the last write or replay, for cheap polling
+        # The spool's depth after our last change to it: the happy path reads this, not the file.
+        # Only this process adds to the spool (a `store spool --drain` elsewhere only empties
+        # it), so a zero here means nothing waits.
+        self.last_depth = 0
         self._drain_lock = asyncio.Lock()
         self._replayer: asyncio.Task[None] | None = None
         self._recent: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
@@ -128,7 +131,7 @@ class ResilientStore:
         if self._fail_open and not self._inner_started:
             await self._spool(collection, key, record, "the store has not answered since start")
             return
-        if self._fail_open and await self.spool.depth() > 0:
+        if self._fail_open and self.last_depth > 0:
             await self._spool(collection, key, record, "earlier writes are still spooled")
             return
         try:
@@ -149,10 +152,11 @@ class ResilientStore:
         await self._refresh_depth()
 
     async def delete(self, collection: str, keys: Sequence[str]) -> None:
-        await self.spool.discard(collection, keys)
+        if self.last_depth > 0:
+            await self.spool.discard(collection, keys)
+            await self._refresh_depth()
         for key in keys:
             self._recent.pop((collection, key), None)
-        await self._refresh_depth()
         await self._retrying("delete", lambda: self.inner.delete(collection, keys))
 
     async def purge(self, collection: str, before_ms: int) -> int:
@@ -170,11 +174,11 @@ class ResilientStore:
         Result routing reads the ticket this process just wrote: keeping the recently written
         records lets a flow go on through an outage instead of stalling on a read.
         """
-        spooled = await self.spool.get(collection, key)
+        spooled = await self.spool.get(collection, key) if self.last_depth > 0 else None
         if spooled is not None:
             return spooled
         recent = self._recent.get((collection, key))
-        if recent is not None and self._fail_open and await self.spool.depth() > 0:
+        if recent is not None and self._fail_open and self.last_depth > 0:
             return copy.deepcopy(recent)
         try:
             return await self._retrying("get", lambda: self.inner.get(collection, key))
@@ -221,11 +225,7 @@ class ResilientStore:
             try:
                 await self._start_inner()
                 while entries := await self.spool.oldest(batch):
-                    for entry in entries:
-                        await self.inner.put(entry.collection, entry.key, entry.record)
-                        await self.spool.remove(entry.seq)
-                        m.STORE_SPOOL_REPLAYED.labels(entry.collection).inc()
-                        replayed += 1
+                    replayed += await self._replay(entries)
             except StoreUnavailable as exc:
                 log.info("store_spool_replay_paused", replayed=replayed, reason=str(exc))
             finally:
@@ -233,6 +233,18 @@ class ResilientStore:
         if replayed:
             log.info("store_spool_replayed", replayed=replayed, remaining=depth)
         return replayed
+
+    async def _replay(self, entries: Sequence[SpooledWrite]) -> int:
+        landed: list[int] = []
+        try:
+            for entry in entries:
+                await self.inner.put(entry.collection, entry.key, entry.record)
+                landed.append(entry.seq)
+                m.STORE_SPOOL_REPLAYED.labels(entry.collection).inc()
+        finally:
+            # One removal per batch; a crash before it only replays idempotent upserts again.
+            await self.spool.remove(landed)
+        return len(landed)
 
     async def _replay_forever(self) -> None:
         while True:

@@ -47,6 +47,7 @@ class Spool:
         try:
             self._db = await aiosqlite.connect(self._path)
             await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA busy_timeout=5000")  # `store spool --drain` may share it
             # A spooled write is the only copy of that record: it must survive a power cut.
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._db.execute(_SCHEMA)
@@ -82,9 +83,11 @@ class Spool:
         )
         await self._write(sql, (collection, key, doc, now_ms, reason))
 
-    async def remove(self, seq: int) -> None:
-        """Forget one spooled write (it landed); a newer version of the record stays."""
-        await self._write("DELETE FROM spool WHERE seq = ?", (seq,))
+    async def remove(self, seqs: Sequence[int]) -> None:
+        """Forget spooled writes that landed (by ``seq``: a newer version of a record stays)."""
+        marks = ", ".join("?" for _ in seqs)
+        if seqs:
+            await self._write(f"DELETE FROM spool WHERE seq IN ({marks})", list(seqs))
 
     async def discard(self, collection: str, keys: Sequence[str]) -> None:
         """Forget spooled writes of records that are being deleted, so no replay revives them."""
