@@ -86,6 +86,7 @@ class ResilientStore:
         # it), so a zero here means nothing waits.
         self.last_depth = 0
         self._drain_lock = asyncio.Lock()
+        self._start_lock = asyncio.Lock()
         self._replayer: asyncio.Task[None] | None = None
         self._recent: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
         self._recent_max = recent_writes
@@ -106,9 +107,12 @@ class ResilientStore:
         self._replayer = asyncio.create_task(self._replay_forever(), name="store-spool-replayer")
 
     async def _start_inner(self) -> None:
-        if not self._inner_started:
-            await self.inner.start()
-            self._inner_started = True
+        if self._inner_started:
+            return
+        async with self._start_lock:  # the replayer and a writer may both try to open it
+            if not self._inner_started:
+                await self.inner.start()
+                self._inner_started = True
 
     async def stop(self) -> None:
         if self._replayer is not None:
