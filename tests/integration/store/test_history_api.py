@@ -12,9 +12,10 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
+from orchestrator_dynamic.adapters.store.memory import MemoryStore
 from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
 from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
-from orchestrator_dynamic.domain.ports import Collection
+from orchestrator_dynamic.domain.ports import Collection, Store
 from orchestrator_dynamic.entrypoints.api.app import create_app
 from orchestrator_dynamic.entrypoints.cli import app as cli
 from orchestrator_dynamic.services.retention import DAY_MS
@@ -27,7 +28,7 @@ T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
 class Services:
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: Store) -> None:
         self.store = store
 
 
@@ -42,7 +43,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, SqliteSt
     await store.stop()
 
 
-async def seed(store: SqliteStore) -> None:
+async def seed(store: Store) -> None:
     for i, (status, compliant) in enumerate([("COMPLETED", True), ("FAILED", False)]):
         doc = {"workflow_id": f"w{i}", "status": status, "timestamp": T0 + i * DAY_MS}
         doc["sla_status"] = {"compliant": compliant, "violations_count": 0 if compliant else 2}
@@ -140,3 +141,54 @@ def test_store_cli_purges_by_retention_and_reports_the_spool(
     assert spool.exit_code == 0, spool.output
     assert json.loads(spool.stdout) == {"depth": 0, "replayed": 1}
     assert asyncio.run(landed()) == {"timestamp": 3}
+
+
+@pytest.fixture
+def live_api() -> Iterator[str]:
+    """The history routes served over real HTTP (uvicorn in a thread) for the CLI to call."""
+    import asyncio
+    import threading
+    import time
+
+    import uvicorn
+
+    from tests.servers.postgres import free_port
+
+    store = MemoryStore()
+    asyncio.run(seed(store))
+    port = free_port()
+    app = create_app(Services(store), {"read-token": "read"})
+    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["workflows", "--status", "FAILED"], ["w1"]),
+        (["sla-violations"], ["w1"]),
+        (["incidents", "--severity", "HIGH"], ["HIGH"]),
+        (["validations", "p1"], ["p1"]),
+        (["tickets", "--task-type", "BUILD", "--since", "2026-01-02T00:00:00Z"], ["t2"]),
+    ],
+)
+def test_history_cli_commands_query_the_api(
+    live_api: str, args: list[str], expected: list[str]
+) -> None:
+    runner = CliRunner()
+    done = runner.invoke(
+        cli, ["history", *args, "--json", "--api-url", live_api, "--token", "read-token"]
+    )
+    assert done.exit_code == 0, done.output
+    rows = json.loads(done.stdout)
+    names = ("workflow_id", "ticket_id", "severity", "plan_id")
+    assert [next(r[n] for n in names if n in r) for r in rows] == expected
+    table = runner.invoke(cli, ["history", *args, "--api-url", live_api, "--token", "read-token"])
+    assert table.exit_code == 0 and f"({len(expected)})" in table.stdout
