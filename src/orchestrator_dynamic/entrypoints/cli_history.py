@@ -230,36 +230,34 @@ def spool_command(
     drain: Annotated[bool, typer.Option("--drain", help="Replay it into the store now.")] = False,
     as_json: AsJson = False,
 ) -> None:
-    """How many writes wait in the local spool; with --drain, replay them now."""
+    """Writes waiting in the local spool (and set aside as refused); --drain replays them now."""
     from orchestrator_dynamic.settings import load_settings
 
     _logs_to_stderr()
     try:
-        depth, replayed = asyncio.run(_spool(load_settings(), drain))
+        doc = asyncio.run(_spool(load_settings(), drain))
     except DependencyDown as exc:
         err_console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from exc
-    doc = {"depth": depth, "replayed": replayed}
-    print_json(doc) if as_json else console.print(f"spool depth {depth}, replayed {replayed}")
-    raise typer.Exit(0 if depth == 0 or not drain else 3)
+    if as_json:
+        print_json(doc)
+    else:
+        console.print(", ".join(f"{k} {v}" for k, v in doc.items()))
+    raise typer.Exit(0 if doc["depth"] == 0 or not drain else 3)
 
 
-async def _spool(settings: Any, drain: bool) -> tuple[int, int]:
+async def _spool(settings: Any, drain: bool) -> dict[str, int]:
     from orchestrator_dynamic import wiring
     from orchestrator_dynamic.adapters.store.resilient import ResilientStore
     from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
 
     inner = wiring.build_store(wiring.store_url(settings), settings)
-    # No background replayer here: this command replays once, in the foreground.
-    store = ResilientStore(
-        inner,
-        Spool(settings.data_path(SPOOL_FILE)),
-        settings.retry,
-        replay_interval_s=float("inf"),
-    )
+    # Not started: no background replayer here, this command replays once in the foreground.
+    store = ResilientStore(inner, Spool(settings.data_path(SPOOL_FILE)), settings.retry)
     await store.spool.start()
     try:
         replayed = await store.drain() if drain else 0
-        return await store.depth(), replayed
+        refused = len(await store.spool.refused())
+        return {"depth": await store.depth(), "replayed": replayed, "refused": refused}
     finally:
         await store.stop()

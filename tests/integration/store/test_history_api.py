@@ -136,10 +136,10 @@ def test_store_cli_purges_by_retention_and_reports_the_spool(
     refused = runner.invoke(cli, ["store", "purge", "--days", '{"nope": 1}'])
     assert refused.exit_code == 2 and "unknown collection" in refused.output
     waiting = runner.invoke(cli, ["store", "spool", "--json"])
-    assert json.loads(waiting.stdout) == {"depth": 1, "replayed": 0}
+    assert json.loads(waiting.stdout) == {"depth": 1, "replayed": 0, "refused": 0}
     spool = runner.invoke(cli, ["store", "spool", "--drain", "--json"])
     assert spool.exit_code == 0, spool.output
-    assert json.loads(spool.stdout) == {"depth": 0, "replayed": 1}
+    assert json.loads(spool.stdout) == {"depth": 0, "replayed": 1, "refused": 0}
     assert asyncio.run(landed()) == {"timestamp": 3}
 
 

@@ -52,6 +52,8 @@ class SwitchableStore(MemoryStore):
     async def put(self, collection: str, key: str, record: Mapping[str, Any]) -> None:
         self.put_calls += 1
         self._check()
+        if record.get("poison"):
+            raise ValueError("the store refuses this value")
         await super().put(collection, key, record)
 
     async def get(self, collection: str, key: str) -> dict[str, Any] | None:
@@ -137,6 +139,23 @@ async def test_records_written_here_stay_readable_through_an_outage(
         await store.get(TICKETS, "written-elsewhere")
     with pytest.raises(StoreUnavailable):
         await store.find(TICKETS)
+
+
+async def test_a_spooled_write_the_store_refuses_is_set_aside_not_lost(
+    store: ResilientStore, inner: SwitchableStore
+) -> None:
+    inner.down = True
+    await store.put(TICKETS, "t1", {"timestamp": 1})
+    await store.put(TICKETS, "bad", {"poison": True, "timestamp": 2})
+    await store.put(TICKETS, "t3", {"timestamp": 3})
+    inner.down = False
+    assert await store.drain() == 2
+    assert await store.depth() == 0
+    assert [r["timestamp"] for r in await inner.find(TICKETS)] == [3, 1]
+    refused = await store.spool.refused()
+    assert [(r.key, r.record, r.reason) for r in refused] == [
+        ("bad", {"poison": True, "timestamp": 2}, "the store refuses this value")
+    ]
 
 
 async def test_deleting_a_spooled_record_keeps_it_from_coming_back(

@@ -89,3 +89,16 @@ async def test_sqlite_unopenable_file_is_unavailable(tmp_path: Path) -> None:
     with pytest.raises(StoreUnavailable, match="sqlite"):
         await store.start()
     await assert_every_call_unavailable(store)
+
+
+async def test_postgres_refusing_a_value_is_bad_input_not_an_outage(
+    postgres_server: PostgresServer,
+) -> None:
+    store = PostgresStore(postgres_server.dsn)
+    await store.start()
+    try:
+        with pytest.raises(ValueError, match="refused the data"):
+            await store.put(Collection.TICKETS, "nul", {"text": "a\u0000b", "timestamp": 1})
+        await store.ping()
+    finally:
+        await store.stop()

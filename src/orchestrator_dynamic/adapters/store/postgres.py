@@ -117,6 +117,9 @@ class PostgresStore:
         try:
             async with self._conn() as conn:
                 return await getattr(conn, method)(sql, *args)
+        except asyncpg.DataError as exc:
+            # The server is fine but refuses this value (a NUL in a string, say): bad input.
+            raise ValueError(f"postgresql refused the data for {what}: {exc}") from exc
         except DRIVER_ERRORS as exc:
             raise StoreUnavailable("store", f"postgresql {what}: {exc}") from exc
 

@@ -242,7 +242,12 @@ class ResilientStore:
         landed: list[int] = []
         try:
             for entry in entries:
-                await self.inner.put(entry.collection, entry.key, entry.record)
+                try:
+                    await self.inner.put(entry.collection, entry.key, entry.record)
+                except ValueError as exc:  # bad data, not an outage: set it aside, keep going
+                    await self.spool.refuse(entry, str(exc))
+                    log.error("store_spool_write_refused", key=entry.key, reason=str(exc))
+                    continue
                 landed.append(entry.seq)
                 m.STORE_SPOOL_REPLAYED.labels(entry.collection).inc()
         finally:

@@ -37,6 +37,13 @@ class SpooledWrite:
     reason: str
 
 
+_REFUSED = (
+    "CREATE TABLE IF NOT EXISTS refused (seq INTEGER PRIMARY KEY, collection TEXT NOT NULL, "
+    "key TEXT NOT NULL, doc TEXT NOT NULL, spooled_at INTEGER NOT NULL, reason TEXT NOT NULL, "
+    "refused_reason TEXT NOT NULL)"
+)
+
+
 class Spool:
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
@@ -51,6 +58,7 @@ class Spool:
             # A spooled write is the only copy of that record: it must survive a power cut.
             await self._db.execute("PRAGMA synchronous=FULL")
             await self._db.execute(_SCHEMA)
+            await self._db.execute(_REFUSED)
             await self._db.commit()
         except sqlite3.Error as exc:
             raise StoreUnavailable("store", f"spool {self._path}: {exc}") from exc
@@ -88,6 +96,27 @@ class Spool:
         marks = ", ".join("?" for _ in seqs)
         if seqs:
             await self._write(f"DELETE FROM spool WHERE seq IN ({marks})", list(seqs))
+
+    async def refuse(self, entry: SpooledWrite, reason: str) -> None:
+        """Set aside a write the store refuses as bad data: kept (never lost), no longer replayed."""
+        doc = json.dumps(entry.record, default=str)
+        row = (entry.seq, entry.collection, entry.key, doc, entry.spooled_at, entry.reason, reason)
+        try:
+            await self._conn().execute(
+                "INSERT OR REPLACE INTO refused VALUES (?, ?, ?, ?, ?, ?, ?)", row
+            )
+            await self._conn().execute("DELETE FROM spool WHERE seq = ?", (entry.seq,))
+            await self._conn().commit()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable("store", f"spool write: {exc}") from exc
+
+    async def refused(self) -> list[SpooledWrite]:
+        rows = await self._fetch(
+            "SELECT seq, collection, key, doc, spooled_at, refused_reason FROM refused "
+            "ORDER BY seq",
+            (),
+        )
+        return [SpooledWrite(r[0], r[1], r[2], json.loads(r[3]), r[4], r[5]) for r in rows]
 
     async def discard(self, collection: str, keys: Sequence[str]) -> None:
         """Forget spooled writes of records that are being deleted, so no replay revives them."""
