@@ -75,6 +75,7 @@ class MemoryStoreFake:
         filters: Mapping[str, Any] | None = None,
         *,
         since_ms: int | None = None,
+        until_ms: int | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
@@ -83,6 +84,7 @@ class MemoryStoreFake:
             for r in self.data[collection].values()
             if all(r.get(k) == v for k, v in (filters or {}).items())
             and (since_ms is None or r.get("timestamp", 0) >= since_ms)
+            and (until_ms is None or r.get("timestamp", 0) < until_ms)
         ]
         rows.sort(key=lambda r: r.get("timestamp", 0), reverse=True)
         return rows[offset : offset + limit]
@@ -90,6 +92,12 @@ class MemoryStoreFake:
     async def delete(self, collection: str, keys: Sequence[str]) -> None:
         for key in keys:
             self.data[collection].pop(key, None)
+
+    async def purge(self, collection: str, before_ms: int) -> int:
+        old = [k for k, r in self.data[collection].items() if r.get("timestamp", 0) < before_ms]
+        for key in old:
+            del self.data[collection][key]
+        return len(old)
 
 
 @dataclass

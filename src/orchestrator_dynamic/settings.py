@@ -110,6 +110,9 @@ class Settings(BaseSettings):
     mongodb_uri: str = ""
     mongodb_database: str = "neural_hive_orchestration"
     store_fail_open: bool = True
+    store_spool_replay_interval_seconds: float = Field(5.0, gt=0)
+    # days to keep each collection's records, e.g. {"telemetry_buffer": 7}; absent = forever
+    store_retention_days: Annotated[dict[str, float], NoDecode] = Field(default_factory=dict)
 
     # -- cache
     redis_cluster_nodes: str = ""
@@ -225,6 +228,16 @@ class Settings(BaseSettings):
         if value.strip():
             host_ports(value)  # raises naming the bad entry
         return value.strip()
+
+    @field_validator("store_retention_days", mode="before")
+    @classmethod
+    def _retention(cls, value: Any) -> Any:
+        from orchestrator_dynamic.services.retention import check_retention
+
+        days = _json(value, 'a JSON object {"<collection>": <days>, ...}')
+        if not isinstance(days, dict):
+            raise ValueError('must be a JSON object like {"telemetry_buffer": 7}')
+        return check_retention(days)
 
     @field_validator("opa_allowed_capabilities", mode="before")
     @classmethod

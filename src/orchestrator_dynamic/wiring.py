@@ -16,6 +16,10 @@ from orchestrator_dynamic.adapters.serialization.avro import decode_message
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
 from orchestrator_dynamic.adapters.sla.management import SlaManagementClient, base_url
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
+from orchestrator_dynamic.adapters.store.mongo import MongoStore
+from orchestrator_dynamic.adapters.store.postgres import PostgresStore
+from orchestrator_dynamic.adapters.store.resilient import ResilientStore
+from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
 from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
 from orchestrator_dynamic.domain.ports import (
     Cache,
@@ -63,11 +67,24 @@ def build_store(url: str, settings: Settings) -> Store:
         return SqliteStore(url.removeprefix("sqlite:///"))
     if scheme == "memory":
         return MemoryStore()
-    raise UnsupportedBackend(f"STORE_URL scheme {scheme!r} is not supported (sqlite, memory)")
+    if scheme in ("postgresql", "postgres"):
+        return PostgresStore(url)
+    if scheme in ("mongodb", "mongodb+srv"):
+        return MongoStore(url, settings.mongodb_database)
+    raise UnsupportedBackend(
+        f"STORE_URL scheme {scheme!r} is not supported (sqlite, postgresql, mongodb, memory)"
+    )
 
 
 async def open_store(settings: Settings, stack: AsyncExitStack) -> Store:
-    store = build_store(store_url(settings), settings)
+    """The configured store behind retries and (fail-open) a replayed local spool."""
+    store = ResilientStore(
+        build_store(store_url(settings), settings),
+        Spool(settings.data_path(SPOOL_FILE)),
+        settings.retry,
+        fail_open=settings.store_fail_open,
+        replay_interval_s=settings.store_spool_replay_interval_seconds,
+    )
     await store.start()
     stack.push_async_callback(store.stop)
     return store

@@ -103,7 +103,7 @@ class Store(Protocol):
 
     ``put`` is an idempotent upsert by key, so replaying a write (a retry, the spool) never
     duplicates a record. Every record carries a ``timestamp`` (epoch ms) used for ordering,
-    ``since_ms`` filters and retention.
+    ``since_ms``/``until_ms`` windows and retention (``purge``).
     """
 
     async def start(self) -> None: ...
@@ -124,13 +124,22 @@ class Store(Protocol):
         filters: Mapping[str, Any] | None = None,
         *,
         since_ms: int | None = None,
+        until_ms: int | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Records whose top-level fields equal ``filters``, newest ``timestamp`` first."""
+        """Records whose fields equal ``filters``, newest ``timestamp`` first.
+
+        A filter name is a field or a dotted path into nested objects (``sla_status.compliant``);
+        ``since_ms`` is inclusive and ``until_ms`` exclusive, both on ``timestamp``.
+        """
         ...
 
     async def delete(self, collection: str, keys: Sequence[str]) -> None: ...
+
+    async def purge(self, collection: str, before_ms: int) -> int:
+        """Delete records whose ``timestamp`` is older than ``before_ms``; returns how many."""
+        ...
 
 
 # ---------------------------------------------------------------- cache

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator_dynamic.entrypoints import cli_ops, cli_scheduler, cli_sla
 from orchestrator_dynamic.entrypoints.cli_config import config_command
+from orchestrator_dynamic.entrypoints.cli_history import history_app, store_app
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
 from orchestrator_dynamic.entrypoints.console import err_console
 
@@ -31,6 +32,8 @@ app.command("cancel")(cli_ops.cancel_command)
 app.command("sla")(cli_sla.sla_command)
 app.command("explain")(cli_scheduler.explain_command)
 app.command("workers")(cli_scheduler.workers_command)
+app.add_typer(history_app, name="history")
+app.add_typer(store_app, name="store")
 
 
 @app.command("up")

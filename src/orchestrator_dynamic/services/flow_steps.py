@@ -213,6 +213,7 @@ class FlowSteps:
             timestamp=now,
         )
         await self._deps.store.put(Collection.TICKETS, record.ticket.ticket_id, doc)
+        log.info("ticket_saved", ticket_id=record.ticket.ticket_id, status=doc["status"])
 
     # ---------------------------------------------------------------- C6
 

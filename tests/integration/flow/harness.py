@@ -51,10 +51,12 @@ class AgentLog:
 
 
 class FlowRig:
-    def __init__(self, client: Client, options: FlowOptions, behaviour: Behaviour) -> None:
+    def __init__(
+        self, client: Client, options: FlowOptions, behaviour: Behaviour, store: Any = None
+    ) -> None:
         self.client = client
         self.task_queue = f"flow-test-{uuid.uuid4().hex[:8]}"
-        self.store = MemoryStoreFake()
+        self.store = store if store is not None else MemoryStoreFake()
         self.bus = RecordingPublisher()
         self.scheduler = CapabilityScheduler(workers={k: set(v) for k, v in WORKERS.items()})
         steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms))

@@ -10,7 +10,13 @@ from typing import Any
 
 import aiosqlite
 
-from orchestrator_dynamic.adapters.store.indexes import INDEXES, check_collection
+from orchestrator_dynamic.adapters.store.indexes import (
+    INDEXES,
+    check_collection,
+    check_filters,
+    check_window,
+    record_timestamp,
+)
 from orchestrator_dynamic.domain.errors import StoreUnavailable
 
 
@@ -68,12 +74,13 @@ class SqliteStore:
 
     async def put(self, collection: str, key: str, record: Mapping[str, Any]) -> None:
         table = check_collection(collection)
+        stamp = record_timestamp(record)
         doc = json.dumps(record, default=str)
         try:
             await self._conn().execute(
                 f"INSERT INTO {table}(key, doc, timestamp) VALUES (?, ?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET doc = excluded.doc, timestamp = excluded.timestamp",
-                (key, doc, record.get("timestamp")),
+                (key, doc, stamp),
             )
             await self._conn().commit()
         except sqlite3.Error as exc:
@@ -94,23 +101,14 @@ class SqliteStore:
         filters: Mapping[str, Any] | None = None,
         *,
         since_ms: int | None = None,
+        until_ms: int | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         table = check_collection(collection)
-        where, args = [], []
-        for name, value in (filters or {}).items():
-            if not name.replace("_", "").isalnum():
-                raise ValueError(f"bad filter field {name!r}")
-            where.append(f"{_field(name)} = ?")
-            args.append(value)
-        if since_ms is not None:
-            where.append("timestamp >= ?")
-            args.append(since_ms)
-        sql = f"SELECT doc FROM {table}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY timestamp DESC LIMIT ? OFFSET ?"
+        check_window(limit, offset)
+        where, args = _where(filters, since_ms, until_ms)
+        sql = f"SELECT doc FROM {table}{where} ORDER BY timestamp DESC LIMIT ? OFFSET ?"
         try:
             cursor = await self._conn().execute(sql, (*args, limit, offset))
             rows = await cursor.fetchall()
@@ -127,3 +125,46 @@ class SqliteStore:
             await self._conn().commit()
         except sqlite3.Error as exc:
             raise StoreUnavailable("store", f"delete from {table}: {exc}") from exc
+
+    async def purge(self, collection: str, before_ms: int) -> int:
+        table = check_collection(collection)
+        try:
+            cursor = await self._conn().execute(
+                f"DELETE FROM {table} WHERE timestamp < ?", (before_ms,)
+            )
+            await self._conn().commit()
+        except sqlite3.Error as exc:
+            raise StoreUnavailable("store", f"purge {table}: {exc}") from exc
+        return cursor.rowcount
+
+
+def _condition(parts: tuple[str, ...], value: Any) -> tuple[str, list[Any]]:
+    path = "$." + ".".join(parts)
+    kind = f"json_type(doc, '{path}')"
+    if value is None:
+        return f"{kind} = 'null'", []
+    if isinstance(value, bool):
+        return f"{kind} = '{'true' if value else 'false'}'", []
+    # json_extract gives true/false as 1/0: the type guard keeps 1 from matching true.
+    guard = (
+        f"{kind} IN ('integer', 'real')" if isinstance(value, int | float) else f"{kind} = 'text'"
+    )
+    return f"{guard} AND json_extract(doc, '{path}') = ?", [value]
+
+
+def _where(
+    filters: Mapping[str, Any] | None, since_ms: int | None, until_ms: int | None
+) -> tuple[str, list[Any]]:
+    where: list[str] = []
+    args: list[Any] = []
+    for parts, value in check_filters(filters):
+        sql, extra = _condition(parts, value)
+        where.append(sql)
+        args.extend(extra)
+    if since_ms is not None:
+        where.append("timestamp >= ?")
+        args.append(since_ms)
+    if until_ms is not None:
+        where.append("timestamp < ?")
+        args.append(until_ms)
+    return (" WHERE " + " AND ".join(where) if where else ""), args

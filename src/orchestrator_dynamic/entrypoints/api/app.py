@@ -13,6 +13,7 @@ from orchestrator_dynamic.entrypoints.api import problems
 from orchestrator_dynamic.entrypoints.api.routes import (
     decisions,
     health,
+    history,
     incidents,
     sla,
     tickets,
@@ -43,6 +44,7 @@ def create_app(
         v1.include_router(router)
     v1.include_router(sla.router)
     v1.include_router(workers.router)
+    v1.include_router(history.router)
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
