@@ -11,6 +11,7 @@ import typer
 from orchestrator_dynamic.entrypoints import cli_ops
 from orchestrator_dynamic.entrypoints.cli_config import config_command
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
+from orchestrator_dynamic.entrypoints.cli_policy import policy_app
 from orchestrator_dynamic.entrypoints.console import err_console
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("list")(cli_ops.list_command)
 app.command("approve")(cli_ops.approve_command)
 app.command("reject")(cli_ops.reject_command)
 app.command("cancel")(cli_ops.cancel_command)
+app.add_typer(policy_app, name="policy")
 
 
 @app.command("up")
