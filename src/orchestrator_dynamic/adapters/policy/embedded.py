@@ -42,7 +42,8 @@ def compile_policies(directory: Path) -> regorus.Engine:
 class EmbeddedPolicyEngine:
     """PolicyEngine over regorus. The compiled engine is reused for every evaluation (parsing
     is the expensive part); a reload compiles a new one and swaps it in only when it compiles,
-    so a broken edit never takes the running policies down."""
+    so a broken edit never takes the running policies down. A regorus engine may only be used
+    by the thread that created it: create and use this adapter on the event loop's thread."""
 
     name = "embedded"
 
