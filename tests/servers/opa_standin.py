@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from orchestrator_dynamic.adapters.policy.embedded import compile_policies
+from orchestrator_dynamic.adapters.policy.compile import compile_policies
 
 
 def free_port() -> int:
@@ -89,5 +89,3 @@ class OpaStandIn:
         except RuntimeError:
             return JSONResponse({})  # OPA answers an undefined document with no "result"
         return Response(f'{{"result": {raw}}}', media_type="application/json")
-
-

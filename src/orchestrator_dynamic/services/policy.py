@@ -180,7 +180,7 @@ class PolicyValidator:
         self, plan: CognitivePlan, tickets: Sequence[ExecutionTicket], now_ms: int
     ) -> Verdict:
         """C1: every ticket of the plan against resource limits and SLA rules."""
-        doc = self._input("plan", now_ms, tickets, PlanContext.of(plan))
+        doc = self.input_document("plan", now_ms, tickets, PlanContext.of(plan))
         workflow_id = tickets[0].workflow_id if tickets else None
         return await self._run(PLAN_PACKAGES, doc, Scope("plan", workflow_id), now_ms)
 
@@ -192,7 +192,7 @@ class PolicyValidator:
         concurrent_tickets: int | None = None,
     ) -> Verdict:
         """C3, before scheduling: all four packages for one ticket."""
-        doc = self._input("ticket", now_ms, [ticket], context or PlanContext())
+        doc = self.input_document("ticket", now_ms, [ticket], context or PlanContext())
         if concurrent_tickets is not None:
             doc["concurrent_tickets"] = concurrent_tickets
         scope = Scope("ticket", ticket.workflow_id, ticket.ticket_id)
@@ -206,7 +206,7 @@ class PolicyValidator:
         context: PlanContext | None = None,
     ) -> Verdict:
         """After scheduling: may this worker take this ticket?"""
-        doc = self._input("allocation", now_ms, [ticket], context or PlanContext())
+        doc = self.input_document("allocation", now_ms, [ticket], context or PlanContext())
         doc["worker"] = dict(worker)
         scope = Scope("allocation", ticket.workflow_id, ticket.ticket_id)
         return await self._run(ALLOCATION_PACKAGES, doc, scope, now_ms)
@@ -217,13 +217,14 @@ class PolicyValidator:
         if ping is not None:
             await ping()
 
-    def _input(
+    def input_document(
         self,
         stage: str,
         now_ms: int,
         tickets: Sequence[ExecutionTicket],
         context: PlanContext,
     ) -> dict[str, Any]:
+        """The input every package gets (see the module docstring)."""
         return {
             "stage": stage,
             "now_ms": now_ms,
@@ -235,29 +236,44 @@ class PolicyValidator:
     async def _run(
         self, packages: Sequence[str], doc: dict[str, Any], scope: Scope, now_ms: int
     ) -> Verdict:
-        decisions = []
-        for package in packages:
-            decision, seconds = await self._evaluate(package, doc)
-            decisions.append((package, decision))
-            await self._log(package, doc, decision, seconds, scope, now_ms)
-        return Verdict(tuple(decisions))
-
-    async def _evaluate(self, package: str, doc: Mapping[str, Any]) -> tuple[PolicyDecision, float]:
-        name = package.rsplit("/", 1)[-1]
         start = time.perf_counter()
-        try:
-            decision = await self._engine.evaluate(package, doc)
-            result = "allow" if decision.allow else "deny"
-        except PolicyUnavailable as exc:
-            decision, result = unavailable(package, exc), "error"
-        seconds = time.perf_counter() - start
+        results = await self._evaluate(packages, doc)
+        # Engines that evaluate a batch report one latency: each package gets its share.
+        seconds = (time.perf_counter() - start) / len(packages)
+        for package, (decision, failed) in zip(packages, results, strict=True):
+            self._observe(package, decision, failed, seconds)
+            await self._log(package, doc, decision, seconds, scope, now_ms)
+        return Verdict(tuple((p, d) for p, (d, _) in zip(packages, results, strict=True)))
+
+    async def _evaluate(
+        self, packages: Sequence[str], doc: Mapping[str, Any]
+    ) -> list[tuple[PolicyDecision, bool]]:
+        """(decision, engine failed) per package; a failed engine refuses (fail closed)."""
+        many = getattr(self._engine, "evaluate_many", None)
+        if many is not None:
+            try:
+                return [(d, False) for d in await many(packages, doc)]
+            except PolicyUnavailable as exc:
+                return [(unavailable(p, exc), True) for p in packages]
+        out = []
+        for package in packages:
+            try:
+                out.append((await self._engine.evaluate(package, doc), False))
+            except PolicyUnavailable as exc:
+                out.append((unavailable(package, exc), True))
+        return out
+
+    def _observe(
+        self, package: str, decision: PolicyDecision, failed: bool, seconds: float
+    ) -> None:
+        name = package.rsplit("/", 1)[-1]
+        result = "error" if failed else "allow" if decision.allow else "deny"
         policy_metrics.VALIDATION_DURATION.observe(seconds)
         policy_metrics.VALIDATIONS.labels(name, result).inc()
         for v in decision.violations:
             policy_metrics.REJECTIONS.labels(name, v.rule, v.severity).inc()
         if decision.warnings:
             policy_metrics.WARNINGS.inc(len(decision.warnings))
-        return decision, seconds
 
     async def _log(
         self,

@@ -31,7 +31,11 @@ def ticket(**changes: Any) -> dict[str, Any]:
         "metadata": {},
         "estimated_duration_ms": 10_000,
         "sla": {"deadline": NOW + 60_000, "timeout_ms": 60_000, "max_retries": 3},
-        "qos": {"delivery_mode": "EXACTLY_ONCE", "consistency": "STRONG", "durability": "PERSISTENT"},
+        "qos": {
+            "delivery_mode": "EXACTLY_ONCE",
+            "consistency": "STRONG",
+            "durability": "PERSISTENT",
+        },
     }
     doc.update(changes)
     return doc

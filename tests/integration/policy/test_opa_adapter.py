@@ -18,8 +18,8 @@ from orchestrator_dynamic.domain.errors import PolicyUnavailable
 from orchestrator_dynamic.services.policy import RESOURCE_LIMITS, PolicyValidator
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
 from tests.integration.policy.test_engine_contract import doc_of, ticket
-from tests.unit.policy.helpers import planned
 from tests.servers.opa_standin import OpaStandIn
+from tests.unit.policy.helpers import planned
 
 pytestmark = pytest.mark.integration
 
@@ -79,7 +79,9 @@ async def test_half_open_trial_closes_the_breaker_again(opa: OpaStandIn) -> None
         await engine.close()
 
 
-async def test_fail_closed_refuses_with_the_reason(opa: OpaStandIn, opa_engine_factory: Any) -> None:
+async def test_fail_closed_refuses_with_the_reason(
+    opa: OpaStandIn, opa_engine_factory: Any
+) -> None:
     validator = PolicyValidator(opa_engine_factory(), engine_name="opa")
     opa.mode = "error"
     first = planned("approve-5-task-dag").tickets[0]

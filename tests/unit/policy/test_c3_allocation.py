@@ -68,7 +68,9 @@ async def test_allowed_tickets_carry_the_feature_flags(scheduler: ExplainingSche
     tickets = planned("low-risk-lowercase-types").tickets
     out = await steps(scheduler).allocate(AllocateInput(tickets, tickets[0].created_at))
     assert all(a.method == "capability_match" for a in out.allocations)
-    assert all('"intelligent_scheduler":true' in a.metadata["policy_flags"] for a in out.allocations)
+    assert all(
+        '"intelligent_scheduler":true' in a.metadata["policy_flags"] for a in out.allocations
+    )
 
 
 async def test_a_worker_not_cleared_is_refused_and_released() -> None:

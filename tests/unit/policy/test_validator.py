@@ -22,9 +22,7 @@ from tests.fakes import MemoryStoreFake
 from tests.unit.policy.helpers import clock_of, planned
 
 VALID = sorted(
-    p.stem
-    for p in DECISIONS.glob("*.json")
-    if not p.stem.startswith(("invalid-", "malformed-"))
+    p.stem for p in DECISIONS.glob("*.json") if not p.stem.startswith(("invalid-", "malformed-"))
 )
 
 
@@ -63,7 +61,9 @@ async def test_c1_refuses_a_plan_over_the_ticket_limit(engine: Any) -> None:
         plan.plan, plan.tickets, now
     )
     assert not verdict.allowed
-    assert [i.code for i in verdict.issues()] == ["policy.resource_limits.too_many_concurrent_tickets"]
+    assert [i.code for i in verdict.issues()] == [
+        "policy.resource_limits.too_many_concurrent_tickets"
+    ]
 
 
 async def test_c1_names_every_rule_broken(engine: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,6 +82,12 @@ class OpaPolicyEngine:
         if self._config.cache_ttl_seconds > 0:
             await self._cache.set(key, json.dumps(doc).encode(), self._config.cache_ttl_seconds)
         return decision
+
+    async def evaluate_many(
+        self, packages: Sequence[str], input_doc: Mapping[str, Any]
+    ) -> list[PolicyDecision]:
+        """One query per package (OPA's Data API answers one document per request)."""
+        return [await self.evaluate(p, input_doc) for p in packages]
 
     async def _query(self, package: str, input_doc: Mapping[str, Any]) -> Any:
         if not self._breaker.allows():

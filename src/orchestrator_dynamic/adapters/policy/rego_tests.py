@@ -7,8 +7,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestrator_dynamic.adapters.policy.compile import compile_policies, policy_files
 from orchestrator_dynamic.adapters.policy.documents import short_error
-from orchestrator_dynamic.adapters.policy.embedded import compile_policies, policy_files
 
 PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 TEST_RULE = re.compile(r"^(test_\w+)\s+if\b", re.MULTILINE)
