@@ -16,50 +16,62 @@ test_always_allows if {
 }
 
 test_intelligent_scheduler_for_allowed_namespace if {
-	flags({"namespace": "production"}).intelligent_scheduler
+	f := flags({"namespace": "production"})
+	f.intelligent_scheduler
 }
 
 test_intelligent_scheduler_for_high_risk if {
-	flags({"namespace": "sandbox", "tickets": [{"risk_band": "high"}]}).intelligent_scheduler
+	f := flags({"namespace": "sandbox", "tickets": [{"risk_band": "high"}]})
+	f.intelligent_scheduler
 }
 
 test_no_intelligent_scheduler_elsewhere if {
-	not flags({"namespace": "sandbox", "tickets": [{"risk_band": "low"}]}).intelligent_scheduler
+	f := flags({"namespace": "sandbox", "tickets": [{"risk_band": "low"}]})
+	not f.intelligent_scheduler
 }
 
 test_intelligent_scheduler_switched_off if {
 	doc := {"namespace": "default", "config": {"intelligent_scheduler_enabled": false}}
-	not flags(doc).intelligent_scheduler
+	f := flags(doc)
+	not f.intelligent_scheduler
 }
 
 test_burst_capacity_for_premium_under_load_threshold if {
-	flags({"context": {"tenant_tier": "premium", "load": 0.5}}).burst_capacity
+	f := flags({"context": {"tenant_tier": "premium", "load": 0.5}})
+	f.burst_capacity
 }
 
 test_no_burst_capacity_over_load_threshold if {
-	not flags({"context": {"tenant_tier": "premium", "load": 0.9}}).burst_capacity
+	f := flags({"context": {"tenant_tier": "premium", "load": 0.9}})
+	not f.burst_capacity
 }
 
 test_no_burst_capacity_for_standard_tenant if {
-	not flags({"context": {"tenant_tier": "standard", "load": 0.1}}).burst_capacity
+	f := flags({"context": {"tenant_tier": "standard", "load": 0.1}})
+	not f.burst_capacity
 }
 
 test_predictive_allocation_above_accuracy if {
-	flags({"context": {"model_accuracy": 0.9}}).predictive_allocation
+	f := flags({"context": {"model_accuracy": 0.9}})
+	f.predictive_allocation
 }
 
 test_no_predictive_allocation_at_accuracy_threshold if {
-	not flags({"context": {"model_accuracy": 0.85}}).predictive_allocation
+	f := flags({"context": {"model_accuracy": 0.85}})
+	not f.predictive_allocation
 }
 
 test_auto_scaling_in_business_hours if {
-	flags({"now_ms": tuesday_2pm, "context": {"queue_depth": 150}}).auto_scaling
+	f := flags({"now_ms": tuesday_2pm, "context": {"queue_depth": 150}})
+	f.auto_scaling
 }
 
 test_no_auto_scaling_on_weekend if {
-	not flags({"now_ms": sunday_2pm, "context": {"queue_depth": 150}}).auto_scaling
+	f := flags({"now_ms": sunday_2pm, "context": {"queue_depth": 150}})
+	not f.auto_scaling
 }
 
 test_no_auto_scaling_with_short_queue if {
-	not flags({"now_ms": tuesday_2pm, "context": {"queue_depth": 50}}).auto_scaling
+	f := flags({"now_ms": tuesday_2pm, "context": {"queue_depth": 50}})
+	not f.auto_scaling
 }

@@ -75,3 +75,18 @@ test_violation_names_task_and_severity if {
 test_unknown_band_warns if {
 	count(decision.warnings) == 1 with input as {"tickets": [ticket("extreme", 60000, 1)]}
 }
+
+# The limits of ARCHITECTURE.md, band by band: at the limit allowed, one over refused.
+test_retry_limits_by_band if {
+	every band, limit in {"critical": 5, "high": 3, "medium": 2, "low": 1} {
+		decision.allow with input as {"tickets": [ticket(band, 60000, limit)]}
+		"retries_exceed_max" in rules({"tickets": [ticket(band, 60000, limit + 1)]})
+	}
+}
+
+test_timeout_limits_by_band if {
+	every band, limit in {"critical": 7200000, "high": 3600000, "medium": 1800000, "low": 900000} {
+		decision.allow with input as {"tickets": [ticket(band, limit, 1)]}
+		"timeout_exceeds_max" in rules({"tickets": [ticket(band, limit + 1, 1)]})
+	}
+}

@@ -80,3 +80,10 @@ test_sla_budget_low_warns if {
 test_unknown_sla_budget_allowed if {
 	decision.allow with input as {"tickets": [ok_high], "now_ms": 1000000}
 }
+
+test_priority_by_band if {
+	every band, priority in {"critical": "CRITICAL", "high": "HIGH", "medium": "NORMAL", "low": "LOW"} {
+		t := ticket(band, priority, "EXACTLY_ONCE", "STRONG")
+		decision.allow with input as {"tickets": [t], "now_ms": 1000000}
+	}
+}
