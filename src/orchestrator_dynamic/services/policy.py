@@ -77,6 +77,10 @@ class PlanContext:
     requires_approval: bool = False
     approved: bool | None = None
     approved_by: str = ""
+    # Filled when known: the SLA error budget left (0..1) and the signals feature flags read
+    # (tenant_tier, load, model_accuracy, queue_depth). Absent means unknown to the policies.
+    sla_budget_remaining: float | None = None
+    signals: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, plan: CognitivePlan, approved: bool | None = None) -> PlanContext:
@@ -100,6 +104,10 @@ class PlanContext:
         }
         if self.approved is not None:
             doc["approval"] = {"approved": self.approved, "by": self.approved_by}
+        if self.sla_budget_remaining is not None:
+            doc["sla_budget"] = {"remaining": self.sla_budget_remaining}
+        if self.signals:
+            doc["context"] = dict(self.signals)
         return doc
 
 

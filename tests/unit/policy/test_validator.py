@@ -114,6 +114,14 @@ async def test_feature_flags_are_exposed(engine: Any) -> None:
     assert verdict.flags["predictive_allocation"] is False
 
 
+async def test_sla_budget_and_signals_reach_the_policies(engine: Any) -> None:
+    ticket = planned("approve-5-task-dag").tickets[0]
+    context = PlanContext(sla_budget_remaining=0.0, signals={"tenant_tier": "premium", "load": 0.1})
+    verdict = await validator(engine).validate_ticket(ticket, ticket.created_at, context)
+    assert [v.rule for v in verdict.violations] == ["sla_budget_exhausted"]
+    assert verdict.flags["burst_capacity"] is True
+
+
 async def test_every_decision_is_logged_with_its_scope(engine: Any) -> None:
     store = MemoryStoreFake()
     ticket = planned("approve-5-task-dag").tickets[0]
