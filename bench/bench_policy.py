@@ -23,22 +23,29 @@ import regorus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
 from orchestrator_dynamic.adapters.policy.opa import OpaConfig, OpaPolicyEngine
+from orchestrator_dynamic.domain.model import ExecutionTicket
 from orchestrator_dynamic.services.planning import plan_document
 from orchestrator_dynamic.services.policy import TICKET_PACKAGES, PlanContext, PolicyValidator
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
 from tests.conftest import decision_doc
 from tests.servers.opa_standin import OpaStandIn
 
+GOAL_P95_US = 100.0
 Probe = Callable[[int], Awaitable[Any]]
 FLOOR_POLICY = "package floor\n\nd1 := true\n\nd2 := true\n\nd3 := true\n\nd4 := true\n"
 
 
-def inputs() -> list[dict[str, Any]]:
+def fixture() -> tuple[list[ExecutionTicket], int]:
     doc = decision_doc("approve-5-task-dag")
     now = int(doc["created_at"]) + 1_000
-    planned = plan_document(doc, now)
+    return plan_document(doc, now).tickets, now
+
+
+def inputs() -> list[dict[str, Any]]:
+    """The exact documents the validator hands the engine at C3, one per ticket."""
+    tickets, now = fixture()
     validator = PolicyValidator(EmbeddedPolicyEngine(DEFAULT_POLICY_DIR))
-    return [validator.input_document("ticket", now, [t], PlanContext()) for t in planned.tickets]
+    return [validator.input_document("ticket", now, [t], PlanContext()) for t in tickets]
 
 
 async def percentiles(probe: Probe, rounds: int, warmup: int = 200) -> tuple[float, float]:
@@ -79,7 +86,7 @@ async def main() -> None:
     docs = inputs()
     engine = EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
     validator = PolicyValidator(engine)
-    tickets = [plan_document(decision_doc("approve-5-task-dag"), 0).tickets]
+    tickets, now = fixture()
     print(
         f"{'per ticket (us)':<34} {'p50':>9} {'p95':>9} {'floor50':>9} {'floor95':>9} {'p95/floor':>7}"
     )
@@ -87,23 +94,16 @@ async def main() -> None:
     async def embedded(i: int) -> None:
         await engine.evaluate_many(TICKET_PACKAGES, docs[i % len(docs)])
 
-    print(
-        line(
-            "embedded (4 packages)",
-            await percentiles(embedded, 5000),
-            await percentiles(vm_floor(docs), 5000),
-        )
-    )
-
-    first = tickets[0]
+    ours = await percentiles(embedded, 5000)
+    print(line("embedded (4 packages)", ours, await percentiles(vm_floor(docs), 5000)))
 
     async def through_validator(i: int) -> None:
-        ticket = first[i % len(first)]
-        await validator.validate_ticket(ticket, ticket.created_at + 1_000)
+        await validator.validate_ticket(tickets[i % len(tickets)], now)
 
     print(line("embedded via validator", await percentiles(through_validator, 5000), None))
     await http(docs)
-    print("goal: embedded p95 <= 100 us per ticket")
+    verdict = "met" if ours[1] <= GOAL_P95_US else "MISSED"
+    print(f"goal: embedded p95 <= {GOAL_P95_US:.0f} us per ticket: {verdict} ({ours[1]:.1f} us)")
 
 
 async def http(docs: list[dict[str, Any]]) -> None:
