@@ -115,7 +115,7 @@ async def open_policy(
     else:
         engine = EmbeddedPolicyEngine(settings.opa_policy_dir)
         await engine.start()
-        stack.push_async_callback(engine.stop)
+        stack.push_async_callback(engine.close)
     return PolicyValidator(engine, store, policy_config(settings), engine.name)
 
 

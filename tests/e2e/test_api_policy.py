@@ -36,6 +36,7 @@ async def api(temporal_env: Any) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with rig.worker, httpx.AsyncClient(transport=transport, base_url="http://api") as http:
         yield http
+    await engine.close()  # frees regorus here, not in a collection on some other thread
 
 
 async def test_plan_refused_at_c1_names_the_rule(api: httpx.AsyncClient) -> None:

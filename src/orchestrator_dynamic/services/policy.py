@@ -136,7 +136,7 @@ class Verdict:
     def issues(self) -> list[Issue]:
         """One Issue per violation, coded ``policy.<package>.<rule>``."""
         return [
-            Issue(f"policy.{v.policy}.{v.rule}", f"{v.message} [{v.severity}]", v.policy)
+            Issue(f"policy.{v.policy}.{v.rule}", f"{v.message} (severity {v.severity})", v.policy)
             for v in self.violations
         ]
 

@@ -44,9 +44,20 @@ async def opa_engine_factory(opa: OpaStandIn) -> AsyncIterator[Any]:
         await engine.close()
 
 
+@pytest.fixture
+async def embedded() -> AsyncIterator[EmbeddedPolicyEngine]:
+    """The embedded engine, freed on this thread afterwards (regorus objects must not be freed
+    by a garbage collection that happens to run on another thread)."""
+    engine = EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
+    yield engine
+    await engine.close()
+
+
 @pytest.fixture(params=["embedded", "opa"])
-def engine(request: pytest.FixtureRequest, opa_engine_factory: Any) -> Any:
+def engine(
+    request: pytest.FixtureRequest, embedded: EmbeddedPolicyEngine, opa_engine_factory: Any
+) -> Any:
     """Every adapter of the PolicyEngine port; the contract suite runs once per adapter."""
     if request.param == "embedded":
-        return EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
+        return embedded
     return opa_engine_factory()

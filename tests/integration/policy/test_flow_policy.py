@@ -18,7 +18,6 @@ from orchestrator_dynamic.flow.payloads import WorkflowStatus
 from orchestrator_dynamic.services.operations import Operations
 from orchestrator_dynamic.services.policy import PolicyValidator
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler
-from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
 from tests.conftest import decision_bytes
 from tests.integration.flow.conftest import FAST
 from tests.integration.flow.harness import FlowRig, now_ms
@@ -26,9 +25,10 @@ from tests.integration.flow.harness import FlowRig, now_ms
 pytestmark = pytest.mark.integration
 
 
-async def policed_rig(temporal_env: Any, scheduler: Any = None) -> FlowRig:
+async def policed_rig(
+    temporal_env: Any, engine: EmbeddedPolicyEngine, scheduler: Any = None
+) -> FlowRig:
     """The Flow C test rig with the embedded policy engine (and optionally a real scheduler)."""
-    engine = EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
     return FlowRig(
         temporal_env.client,
         FAST,
@@ -38,8 +38,10 @@ async def policed_rig(temporal_env: Any, scheduler: Any = None) -> FlowRig:
     )
 
 
-async def test_valid_plan_runs_with_every_ticket_checked(temporal_env: Any) -> None:
-    rig = await policed_rig(temporal_env)
+async def test_valid_plan_runs_with_every_ticket_checked(
+    temporal_env: Any, embedded: EmbeddedPolicyEngine
+) -> None:
+    rig = await policed_rig(temporal_env, embedded)
     async with rig.worker:
         submission = await rig.submit(decision_bytes("approve-5-task-dag"))
         view = await rig.finished_view(submission.workflow_id)
@@ -55,7 +57,9 @@ async def test_valid_plan_runs_with_every_ticket_checked(temporal_env: Any) -> N
     assert all(r["result"] == "allow" for r in records)
 
 
-async def test_refused_allocation_is_never_dispatched(temporal_env: Any) -> None:
+async def test_refused_allocation_is_never_dispatched(
+    temporal_env: Any, embedded: EmbeddedPolicyEngine
+) -> None:
     registry = BuiltinRegistry()
     await registry.register(
         WorkerProfile(
@@ -65,7 +69,8 @@ async def test_refused_allocation_is_never_dispatched(temporal_env: Any) -> None
             security_level=SecurityLevel.RESTRICTED,
         )
     )
-    rig = await policed_rig(temporal_env, IntelligentScheduler(registry, MemoryCache()))
+    scheduler = IntelligentScheduler(registry, MemoryCache())
+    rig = await policed_rig(temporal_env, embedded, scheduler)
     async with rig.worker:
         submission = await rig.submit(decision_bytes("critical-security-3-task"))
         view = await rig.finished_view(submission.workflow_id)

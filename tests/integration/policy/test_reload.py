@@ -33,8 +33,8 @@ async def test_edited_policy_is_reloaded(tmp_path: Path) -> None:
 
         rego.write_text("package neuralhive.orchestrator.resource_limits\n\nbroken if {\n")
         await settle(lambda: engine.reload_failures >= 1)
+        # The broken file never replaced the running policies.
+        assert engine.reloads == 1
+        assert not (await engine.evaluate(RESOURCE_LIMITS, two_cpus)).allow
     finally:
-        await engine.stop()
-    # The broken file never replaced the running policies.
-    assert engine.reloads == 1
-    assert not (await engine.evaluate(RESOURCE_LIMITS, two_cpus)).allow
+        await engine.close()

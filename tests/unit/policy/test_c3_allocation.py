@@ -3,6 +3,7 @@ scheduled or, when the chosen worker is refused, its reservation is released."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -37,8 +38,14 @@ class ExplainingScheduler(CapabilityScheduler):
         )
 
 
-def steps(scheduler: Any, **config: Any) -> FlowSteps:
+@pytest.fixture
+async def engine() -> AsyncIterator[EmbeddedPolicyEngine]:
     engine = EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
+    yield engine
+    await engine.close()
+
+
+def steps(engine: EmbeddedPolicyEngine, scheduler: Any, **config: Any) -> FlowSteps:
     validator = PolicyValidator(engine, MemoryStoreFake(), PolicyConfig(**config))
     return FlowSteps(
         FlowDeps(RecordingPublisher(), MemoryStoreFake(), scheduler, lambda: 0, policy=validator)
@@ -50,9 +57,11 @@ def scheduler() -> ExplainingScheduler:
     return ExplainingScheduler(workers={"w-all": {"code_generation", "testing", "validation"}})
 
 
-async def test_a_refused_ticket_is_not_scheduled(scheduler: ExplainingScheduler) -> None:
+async def test_a_refused_ticket_is_not_scheduled(
+    engine: EmbeddedPolicyEngine, scheduler: ExplainingScheduler
+) -> None:
     tickets = planned("low-risk-lowercase-types").tickets
-    out = await steps(scheduler, allowed_capabilities=["testing"]).allocate(
+    out = await steps(engine, scheduler, allowed_capabilities=["testing"]).allocate(
         AllocateInput(tickets, tickets[0].created_at)
     )
     by_task = {t.ticket_id: t.task_id for t in tickets}
@@ -64,19 +73,23 @@ async def test_a_refused_ticket_is_not_scheduled(scheduler: ExplainingScheduler)
     assert refused.metadata["policy_stage"] == "ticket"
 
 
-async def test_allowed_tickets_carry_the_feature_flags(scheduler: ExplainingScheduler) -> None:
+async def test_allowed_tickets_carry_the_feature_flags(
+    engine: EmbeddedPolicyEngine, scheduler: ExplainingScheduler
+) -> None:
     tickets = planned("low-risk-lowercase-types").tickets
-    out = await steps(scheduler).allocate(AllocateInput(tickets, tickets[0].created_at))
+    out = await steps(engine, scheduler).allocate(AllocateInput(tickets, tickets[0].created_at))
     assert all(a.method == "capability_match" for a in out.allocations)
     assert all(
         '"intelligent_scheduler":true' in a.metadata["policy_flags"] for a in out.allocations
     )
 
 
-async def test_a_worker_not_cleared_is_refused_and_released() -> None:
+async def test_a_worker_not_cleared_is_refused_and_released(
+    engine: EmbeddedPolicyEngine,
+) -> None:
     scheduler = ExplainingScheduler(workers={"w-low": {"deployment", "validation"}})
     tickets = planned("critical-security-3-task").tickets
-    out = await steps(scheduler).allocate(AllocateInput(tickets[:1], tickets[0].created_at))
+    out = await steps(engine, scheduler).allocate(AllocateInput(tickets[:1], tickets[0].created_at))
     [allocation] = out.allocations
     assert allocation.method == POLICY_REFUSED
     assert allocation.metadata["policy_stage"] == "allocation"

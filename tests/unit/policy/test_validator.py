@@ -3,7 +3,7 @@ allocation check refuse, the rule they name, and the decision log they leave."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
@@ -27,8 +27,10 @@ VALID = sorted(
 
 
 @pytest.fixture(scope="module")
-def engine() -> EmbeddedPolicyEngine:
-    return EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
+async def engine() -> AsyncIterator[EmbeddedPolicyEngine]:
+    engine = EmbeddedPolicyEngine(DEFAULT_POLICY_DIR)
+    yield engine
+    await engine.close()
 
 
 def validator(engine: Any, store: Any = None, **config: Any) -> PolicyValidator:

@@ -74,8 +74,13 @@ class CompiledPolicies:
             raise PolicyUnavailable(
                 "policy", f"compiling the policies: {short_error(exc)}"
             ) from exc
-        self._vm = regorus.Rvm()
+        self._vm: regorus.Rvm | None = regorus.Rvm()
         self._vm.load_program(program)
+
+    def release(self) -> None:
+        """Drop the VM now, on this thread. regorus refuses to be freed from another thread,
+        and the cyclic garbage collector may run on any thread (a driver's worker thread)."""
+        self._vm = None
 
     def decisions(self, entry_points: Sequence[str], input_doc: Mapping[str, Any]) -> list[Any]:
         """The decision documents of several packages for one input (set once: the input
@@ -83,8 +88,11 @@ class CompiledPolicies:
         for entry_point in entry_points:
             if entry_point not in self.entry_points:
                 raise PolicyUnavailable("policy", f"no policy defines {entry_point}")
+        vm = self._vm
+        if vm is None:
+            raise PolicyUnavailable("policy", "the policy engine is closed")
         try:
-            self._vm.set_input_json(json.dumps(input_doc, separators=(",", ":")))
-            return [json.loads(self._vm.execute_entry_point(e)) for e in entry_points]
+            vm.set_input_json(json.dumps(input_doc, separators=(",", ":")))
+            return [json.loads(vm.execute_entry_point(e)) for e in entry_points]
         except RuntimeError as exc:
             raise PolicyUnavailable("policy", f"evaluation failed: {short_error(exc)}") from exc

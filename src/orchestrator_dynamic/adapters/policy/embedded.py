@@ -61,12 +61,14 @@ class EmbeddedPolicyEngine:
     def reload(self) -> bool:
         """Recompile from disk; keep the old policies (and say so) when the new ones break."""
         try:
-            self._compiled = CompiledPolicies(self._directory)
+            compiled = CompiledPolicies(self._directory)
         except PolicyUnavailable as exc:
             self.reload_failures += 1
             policy_metrics.EVALUATION_ERRORS.labels("reload").inc()
             log.error("policy_reload_failed", reason=str(exc))
             return False
+        previous, self._compiled = self._compiled, compiled
+        previous.release()
         self.reloads += 1
         log.info("policies_reloaded", directory=str(self._directory), packages=self.packages)
         return True
@@ -81,12 +83,19 @@ class EmbeddedPolicyEngine:
         self._watcher = asyncio.create_task(self._watch())
 
     async def stop(self) -> None:
+        """Stop watching the directory (evaluations keep working)."""
         self._stop.set()
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
             self._watcher = None
+
+    async def close(self) -> None:
+        """Stop watching and free the compiled policies on this thread; the engine then
+        refuses to evaluate. Call it from the thread that created the engine."""
+        await self.stop()
+        self._compiled.release()
 
     async def _watch(self) -> None:
         # Change events wake us at once; the periodic wake-up (empty batch) also compares the
