@@ -21,6 +21,8 @@ from orchestrator_dynamic.domain.scoring import PriorityWeights
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 DEFAULT_CAPABILITIES = ("code_generation", "deployment", "testing", "validation")
+# The Rego policies ship inside the package, so an installed service finds them anywhere.
+DEFAULT_POLICY_DIR = Path(__file__).parent / "policies"
 
 
 def host_ports(spec: str) -> list[tuple[str, int]]:
@@ -154,7 +156,7 @@ class Settings(BaseSettings):
     # -- policy
     opa_enabled: bool = True
     opa_url: str = ""
-    opa_policy_dir: Path = Path("policies")
+    opa_policy_dir: Path = DEFAULT_POLICY_DIR
     opa_timeout_seconds: float = Field(2.0, gt=0)
     opa_cache_ttl_seconds: float = Field(30.0, ge=0)
     opa_circuit_breaker_failure_threshold: int = Field(5, ge=1)

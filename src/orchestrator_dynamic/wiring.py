@@ -10,6 +10,8 @@ from typing import Any
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
+from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
+from orchestrator_dynamic.adapters.policy.opa import OpaConfig, OpaPolicyEngine
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
@@ -32,6 +34,7 @@ from orchestrator_dynamic.domain.ports import (
 from orchestrator_dynamic.domain.sla_budget import HOUR_MS, BudgetPolicy
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.services.intake import Decoder
+from orchestrator_dynamic.services.policy import PolicyConfig, PolicyValidator
 from orchestrator_dynamic.services.readiness import Check, Readiness
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor, SlaMonitorConfig
@@ -124,10 +127,38 @@ def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: Cache) 
     return IntelligentScheduler(registry, cache, config)
 
 
-async def open_policy(settings: Settings, store: Store, stack: AsyncExitStack) -> Any | None:
-    # Policies are evaluated once the policy engine adapters land; until then C1 applies the
-    # domain rules only.
-    return None
+def policy_config(settings: Settings) -> PolicyConfig:
+    return PolicyConfig(
+        allowed_capabilities=tuple(settings.opa_allowed_capabilities),
+        max_cpu=settings.opa_max_cpu,
+        max_memory=settings.opa_max_memory,
+        max_concurrent_tickets=settings.opa_max_concurrent_tickets,
+    )
+
+
+async def open_policy(
+    settings: Settings, store: Store | None, stack: AsyncExitStack
+) -> PolicyValidator | None:
+    """OPA server when OPA_URL is set, else the embedded engine over OPA_POLICY_DIR (watched)."""
+    if not settings.opa_enabled:
+        return None
+    engine: OpaPolicyEngine | EmbeddedPolicyEngine
+    if settings.opa_url:
+        config = OpaConfig(
+            settings.opa_url,
+            settings.opa_timeout_seconds,
+            settings.opa_cache_ttl_seconds,
+            settings.opa_circuit_breaker_failure_threshold,
+            settings.opa_circuit_breaker_reset_seconds,
+            settings.opa_fail_open,
+        )
+        engine = OpaPolicyEngine(config, MemoryCache())
+        stack.push_async_callback(engine.close)
+    else:
+        engine = EmbeddedPolicyEngine(settings.opa_policy_dir)
+        await engine.start()
+        stack.push_async_callback(engine.close)
+    return PolicyValidator(engine, store, policy_config(settings), engine.name)
 
 
 def sla_monitor_config(settings: Settings) -> SlaMonitorConfig:

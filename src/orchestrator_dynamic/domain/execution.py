@@ -176,6 +176,17 @@ class ExecutionState:
         self.ready_since.pop(ticket_id, None)  # a retry waits (and ages) afresh
         return updated
 
+    def refuse(self, ticket_id: str, now_ms: int, reason: str) -> Transition:
+        """A policy refused the ticket before dispatch: it fails without retries (the same
+        input would be refused again) and the plan halts, so the failure path compensates."""
+        ticket = self.tickets[ticket_id]
+        self.tickets[ticket_id] = ticket.model_copy(
+            update={"status": TicketStatus.FAILED, "completed_at": now_ms, "error_message": reason}
+        )
+        self.not_before.pop(ticket_id, None)
+        self.halted = True
+        return Transition(ticket_id, TransitionKind.FAILED, now_ms, reason)
+
     def apply(self, result: ExecutionResult, now_ms: int) -> Transition | None:
         """Apply a worker's result; duplicates and results for idle tickets change nothing."""
         ticket = self.tickets.get(result.ticket_id)

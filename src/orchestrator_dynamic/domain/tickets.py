@@ -76,6 +76,8 @@ def _ticket(
         "decision_id": decision.decision_id,
         "priority_score": f"{priority_score(band, qos, 0.0, weights):.4f}",
     }
+    if plan.is_destructive or task.task_id in plan.destructive_tasks:
+        metadata["destructive"] = "true"  # security_constraints needs it at C3
     return ExecutionTicket(
         ticket_id=ids[task.task_id],
         plan_id=plan.plan_id,

@@ -12,6 +12,7 @@ from orchestrator_dynamic.entrypoints import cli_ops, cli_scheduler, cli_sla
 from orchestrator_dynamic.entrypoints.cli_config import config_command
 from orchestrator_dynamic.entrypoints.cli_history import history_app, store_app
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
+from orchestrator_dynamic.entrypoints.cli_policy import policy_app
 from orchestrator_dynamic.entrypoints.console import err_console
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ app.command("explain")(cli_scheduler.explain_command)
 app.command("workers")(cli_scheduler.workers_command)
 app.add_typer(history_app, name="history")
 app.add_typer(store_app, name="store")
+app.add_typer(policy_app, name="policy")
 
 
 @app.command("up")

@@ -10,6 +10,7 @@ import typer
 
 from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
+from orchestrator_dynamic.entrypoints.cli_policy import policy_issues
 from orchestrator_dynamic.entrypoints.console import console, print_issues, print_json, table
 from orchestrator_dynamic.services.planning import PlannedDecision, PlanningConfig, plan_document
 from orchestrator_dynamic.settings import load_settings
@@ -30,8 +31,9 @@ def plan_command(
         _fail(as_json, [issue], EXIT_UNREADABLE)
     settings = load_settings()
     config = PlanningConfig(sla=settings.sla_policy(), weights=settings.priority_weights())
+    now = int(time.time() * 1000)
     try:
-        planned = plan_document(raw, int(time.time() * 1000), config)
+        planned = plan_document(raw, now, config)
     except MalformedMessage as exc:
         # A file that is not JSON at all is unreadable; a readable one with bad fields is refused.
         unreadable = all(i.code.startswith("json.") for i in exc.issues)
@@ -42,6 +44,8 @@ def plan_command(
         )
     except PlanRefused as exc:
         _fail(as_json, [i.as_dict() for i in exc.issues], EXIT_REFUSED)
+    if violations := policy_issues(planned, now, settings):
+        _fail(as_json, violations, EXIT_REFUSED)
     _show(planned, as_json)
 
 

@@ -98,10 +98,15 @@ class GenerateInput:
     options: FlowOptions
 
 
+# Allocation method of a ticket a policy refused at C3: the workflow fails it, never dispatches it.
+POLICY_REFUSED = "policy_refused"
+
+
 @dataclass
 class AllocateInput:
     tickets: list[ExecutionTicket]
     now_ms: int
+    approval: dict[str, Any] | None = None  # the human answer on record, for policies
 
 
 @dataclass

@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.domain.scoring import PriorityWeights
     from orchestrator_dynamic.flow.activities import FlowActivities
     from orchestrator_dynamic.flow.payloads import (
+        POLICY_REFUSED,
         WORKFLOW_NAME,
         AllocateInput,
         ApprovalSignal,
@@ -229,11 +230,15 @@ class FlowCWorkflow:
         self._step = "C3_ALLOCATE"
         allocated = await workflow.execute_local_activity_method(
             FlowActivities.allocate,
-            AllocateInput(batch, now),
+            AllocateInput(batch, now, vars(self._approval) if self._approval else None),
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
         records = []
         for allocation in allocated.allocations:
+            if allocation.method == POLICY_REFUSED:
+                refusal = allocation.metadata.get("policy_refusal", "refused by policy")
+                self._record(state, state.refuse(allocation.ticket_id, now, refusal))
+                continue
             ticket = state.dispatch(allocation.ticket_id, now, allocation.metadata)
             kind, method = TransitionKind.DISPATCHED, allocation.method
             self._record(

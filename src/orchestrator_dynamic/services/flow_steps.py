@@ -13,7 +13,7 @@ from orchestrator_dynamic.domain.consolidation import consolidate, incident_for,
 from orchestrator_dynamic.domain.decode import parse_decision
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
-from orchestrator_dynamic.domain.ports import Collection, Publisher, Scheduler, Store
+from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.flow.payloads import (
@@ -38,6 +38,7 @@ from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
+from orchestrator_dynamic.services.ticket_policy import TicketChecks
 
 log = structlog.get_logger(__name__)
 
@@ -151,27 +152,23 @@ class FlowSteps:
     # ---------------------------------------------------------------- C3
 
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:
+        """Per ticket: policies, then the scheduler, then policies on the chosen worker; a
+        refused ticket comes back as POLICY_REFUSED and is never dispatched."""
         out = []
         for ticket in inp.tickets:
-            allocation = await self._deps.scheduler.allocate(ticket, inp.now_ms)
-            metadata = {
-                "allocation_method": allocation.method,
-                "priority_score": f"{allocation.priority_score:.4f}",
-            }
-            if allocation.worker_id:
-                metadata["worker_id"] = allocation.worker_id
-            if allocation.explanation:
-                metadata["allocation_explanation"] = _compact(allocation.explanation)
-            out.append(
-                AllocationView(
-                    ticket.ticket_id,
-                    allocation.worker_id,
-                    allocation.method,
-                    allocation.priority_score,
-                    metadata,
-                )
-            )
+            out.append(await self._allocate_one(ticket, inp))
         return AllocateOutput(out)
+
+    async def _allocate_one(self, ticket: ExecutionTicket, inp: AllocateInput) -> AllocationView:
+        checks = TicketChecks.of(self._deps.policy, ticket, inp)
+        if (refused := await checks.before()) is not None:
+            return refused
+        allocation = await self._deps.scheduler.allocate(ticket, inp.now_ms)
+        if (refused := await checks.after(allocation)) is not None:
+            if allocation.worker_id:
+                await self._deps.scheduler.release(ticket.ticket_id, allocation.worker_id)
+            return refused
+        return _view(ticket, allocation, checks.flags)
 
     # ---------------------------------------------------------------- C4
 
@@ -319,6 +316,28 @@ def _observe(inp: ConsolidateInput, incident: Any, now: int) -> None:
         metrics.COMPENSATIONS.labels(comp.status.value).inc()
     if incident is not None:
         metrics.INCIDENTS.labels(incident.incident_type.value).inc()
+
+
+def _view(
+    ticket: ExecutionTicket, allocation: Allocation, flags: dict[str, bool]
+) -> AllocationView:
+    metadata = {
+        "allocation_method": allocation.method,
+        "priority_score": f"{allocation.priority_score:.4f}",
+    }
+    if allocation.worker_id:
+        metadata["worker_id"] = allocation.worker_id
+    if allocation.explanation:
+        metadata["allocation_explanation"] = _compact(allocation.explanation)
+    if flags:
+        metadata["policy_flags"] = _compact(flags)
+    return AllocationView(
+        ticket.ticket_id,
+        allocation.worker_id,
+        allocation.method,
+        allocation.priority_score,
+        metadata,
+    )
 
 
 def _views(issues: list[Issue]) -> list[IssueView]:

@@ -56,6 +56,8 @@ class Candidate:
             "worker_id": self.worker.worker_id,
             "capabilities": sorted(self.worker.capabilities),
             "health": self.worker.health.value,
+            "security_level": self.worker.security_level.value,
+            "namespace": self.worker.namespace,
             "eligible": self.reason is None,
             "reason": self.reason,
             "agent_score": round(self.agent, 4),

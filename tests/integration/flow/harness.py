@@ -22,6 +22,7 @@ from orchestrator_dynamic.domain.model import (
     ResultStatus,
     TicketStatus,
 )
+from orchestrator_dynamic.domain.ports import Scheduler, Store
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
 from orchestrator_dynamic.flow.payloads import FlowOptions, WorkflowStatus, WorkflowView
@@ -52,14 +53,23 @@ class AgentLog:
 
 class FlowRig:
     def __init__(
-        self, client: Client, options: FlowOptions, behaviour: Behaviour, store: Any = None
+        self,
+        client: Client,
+        options: FlowOptions,
+        behaviour: Behaviour,
+        scheduler: Scheduler | None = None,
+        policy: Callable[[Store], Any] | None = None,
+        store: Any = None,
     ) -> None:
         self.client = client
         self.task_queue = f"flow-test-{uuid.uuid4().hex[:8]}"
         self.store = store if store is not None else MemoryStoreFake()
         self.bus = RecordingPublisher()
-        self.scheduler = CapabilityScheduler(workers={k: set(v) for k, v in WORKERS.items()})
-        steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms))
+        self.scheduler: Scheduler = scheduler or CapabilityScheduler(
+            workers={k: set(v) for k, v in WORKERS.items()}
+        )
+        validator = policy(self.store) if policy else None  # built over this rig's store
+        steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms, policy=validator))
         self.worker: Worker = build_worker(client, self.task_queue, FlowActivities(steps))
         self.gateway = FlowGateway(
             client, self.task_queue, self.store, lambda: options, now_ms, self.scheduler

@@ -98,8 +98,10 @@ async def test_picks_the_best_scored_worker_and_explains_why() -> None:
     assert doc["allocation_method"] == "intelligent"
     assert doc["priority_score"] == round(allocation.priority_score, 4)
     rows = {c["worker_id"]: c for c in doc["candidates"]}
+    # The explain contract's fields, plus what the security policy checked the worker against.
     assert set(rows["good"]) == {
-        "worker_id", "capabilities", "health", "eligible", "reason", "agent_score", "worker_score"
+        "worker_id", "capabilities", "health", "eligible", "reason", "agent_score", "worker_score",
+        "security_level", "namespace",
     }  # fmt: skip
     assert rows["good"]["eligible"] and rows["good"]["worker_score"] > rows["flaky"]["worker_score"]
     assert rows["sick"] == {**rows["sick"], "eligible": False, "reason": "unhealthy"}

@@ -1,0 +1,314 @@
+"""Policy checks of Flow C: the whole plan at C1, each ticket at C3, each allocation after
+scheduling. Every decision is logged through the store so "why was this refused?" has an answer.
+
+Input document given to every package (all keys optional for the policies):
+``stage`` ("plan" | "ticket" | "allocation"), ``now_ms``, ``tickets`` (wire JSON of the tickets
+in scope), ``concurrent_tickets``, ``namespace``, ``plan`` (risk_band, is_destructive,
+destructive_tasks, requires_approval), ``approval`` ({approved, by}), ``worker`` (worker_id,
+security_level, namespace), ``sla_budget`` ({remaining}), ``context`` (tenant_tier, load,
+model_accuracy, queue_depth) and ``config`` (the OPA_* limits from settings).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from orchestrator_dynamic.domain.errors import Issue, PolicyUnavailable
+from orchestrator_dynamic.domain.model import CognitivePlan, ExecutionTicket
+from orchestrator_dynamic.domain.ports import (
+    Collection,
+    PolicyDecision,
+    PolicyEngine,
+    PolicyViolation,
+    Store,
+)
+from orchestrator_dynamic.observability import policy_metrics
+
+log = structlog.get_logger(__name__)
+
+PREFIX = "neuralhive/orchestrator/"
+RESOURCE_LIMITS = PREFIX + "resource_limits"
+SLA_ENFORCEMENT = PREFIX + "sla_enforcement"
+SECURITY_CONSTRAINTS = PREFIX + "security_constraints"
+FEATURE_FLAGS = PREFIX + "feature_flags"
+
+PLAN_PACKAGES = (RESOURCE_LIMITS, SLA_ENFORCEMENT)
+TICKET_PACKAGES = (RESOURCE_LIMITS, SLA_ENFORCEMENT, SECURITY_CONSTRAINTS, FEATURE_FLAGS)
+ALLOCATION_PACKAGES = (SECURITY_CONSTRAINTS,)
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    """The configurable limits handed to the policies as ``input.config``."""
+
+    allowed_capabilities: tuple[str, ...] = (
+        "code_generation",
+        "deployment",
+        "testing",
+        "validation",
+    )
+    max_cpu: str = "4000m"
+    max_memory: str = "8Gi"
+    max_concurrent_tickets: int = 100
+
+    def as_input(self) -> dict[str, Any]:
+        return {
+            "allowed_capabilities": list(self.allowed_capabilities),
+            "max_cpu": self.max_cpu,
+            "max_memory": self.max_memory,
+            "max_concurrent_tickets": self.max_concurrent_tickets,
+        }
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What the policies need to know about a ticket's plan beyond the ticket itself."""
+
+    namespace: str = "default"
+    is_destructive: bool = False
+    destructive_tasks: tuple[str, ...] = ()
+    requires_approval: bool = False
+    approved: bool | None = None
+    approved_by: str = ""
+    # Filled when known: the SLA error budget left (0..1) and the signals feature flags read
+    # (tenant_tier, load, model_accuracy, queue_depth). Absent means unknown to the policies.
+    sla_budget_remaining: float | None = None
+    signals: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, plan: CognitivePlan, approved: bool | None = None) -> PlanContext:
+        namespace = plan.metadata.get("namespace", "default")
+        return cls(
+            namespace,
+            plan.is_destructive,
+            tuple(plan.destructive_tasks),
+            plan.requires_approval,
+            approved,
+        )
+
+    def as_input(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "namespace": self.namespace,
+            "plan": {
+                "is_destructive": self.is_destructive,
+                "destructive_tasks": list(self.destructive_tasks),
+                "requires_approval": self.requires_approval,
+            },
+        }
+        if self.approved is not None:
+            doc["approval"] = {"approved": self.approved, "by": self.approved_by}
+        if self.sla_budget_remaining is not None:
+            doc["sla_budget"] = {"remaining": self.sla_budget_remaining}
+        if self.signals:
+            doc["context"] = dict(self.signals)
+        return doc
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Decisions of one check, package by package; refused when any package refused."""
+
+    decisions: tuple[tuple[str, PolicyDecision], ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return all(d.allow for _, d in self.decisions)
+
+    @property
+    def violations(self) -> list[PolicyViolation]:
+        return [v for _, d in self.decisions for v in d.violations]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [w for _, d in self.decisions for w in d.warnings]
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        return {k: v for _, d in self.decisions for k, v in d.flags.items()}
+
+    def issues(self) -> list[Issue]:
+        """One Issue per violation, coded ``policy.<package>.<rule>``."""
+        return [
+            Issue(f"policy.{v.policy}.{v.rule}", f"{v.message} (severity {v.severity})", v.policy)
+            for v in self.violations
+        ]
+
+    def refusal(self) -> str:
+        return "; ".join(f"{v.policy}.{v.rule}: {v.message}" for v in self.violations)
+
+
+@dataclass
+class Scope:
+    """Where a decision applies, for the decision log."""
+
+    stage: str
+    workflow_id: str | None = None
+    ticket_id: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def unavailable(package: str, exc: PolicyUnavailable) -> PolicyDecision:
+    """Fail closed: an engine that cannot answer refuses (the OPA adapter fails open itself
+    when OPA_FAIL_OPEN says so)."""
+    name = package.rsplit("/", 1)[-1]
+    return PolicyDecision(
+        False, (PolicyViolation(name, "engine_unavailable", "critical", exc.reason),)
+    )
+
+
+def digest(doc: Mapping[str, Any]) -> str:
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class PolicyValidator:
+    """Runs the packages that apply at each stage and logs every decision."""
+
+    def __init__(
+        self,
+        engine: PolicyEngine,
+        store: Store | None = None,
+        config: PolicyConfig | None = None,
+        engine_name: str = "embedded",
+    ) -> None:
+        self._engine = engine
+        self._store = store
+        self._config = config or PolicyConfig()
+        self._engine_name = engine_name
+        self._config_input = self._config.as_input()
+
+    async def validate_plan(
+        self, plan: CognitivePlan, tickets: Sequence[ExecutionTicket], now_ms: int
+    ) -> Verdict:
+        """C1: every ticket of the plan against resource limits and SLA rules."""
+        doc = self.input_document("plan", now_ms, tickets, PlanContext.of(plan))
+        workflow_id = tickets[0].workflow_id if tickets else None
+        return await self._run(PLAN_PACKAGES, doc, Scope("plan", workflow_id), now_ms)
+
+    async def validate_ticket(
+        self,
+        ticket: ExecutionTicket,
+        now_ms: int,
+        context: PlanContext | None = None,
+        concurrent_tickets: int | None = None,
+    ) -> Verdict:
+        """C3, before scheduling: all four packages for one ticket."""
+        doc = self.input_document("ticket", now_ms, [ticket], context or PlanContext())
+        if concurrent_tickets is not None:
+            doc["concurrent_tickets"] = concurrent_tickets
+        scope = Scope("ticket", ticket.workflow_id, ticket.ticket_id)
+        return await self._run(TICKET_PACKAGES, doc, scope, now_ms)
+
+    async def validate_allocation(
+        self,
+        ticket: ExecutionTicket,
+        worker: Mapping[str, Any],
+        now_ms: int,
+        context: PlanContext | None = None,
+    ) -> Verdict:
+        """After scheduling: may this worker take this ticket?"""
+        doc = self.input_document("allocation", now_ms, [ticket], context or PlanContext())
+        doc["worker"] = dict(worker)
+        scope = Scope("allocation", ticket.workflow_id, ticket.ticket_id)
+        return await self._run(ALLOCATION_PACKAGES, doc, scope, now_ms)
+
+    async def ping(self) -> None:
+        """Readiness: the engine's own check when it has one."""
+        ping = getattr(self._engine, "ping", None)
+        if ping is not None:
+            await ping()
+
+    def input_document(
+        self,
+        stage: str,
+        now_ms: int,
+        tickets: Sequence[ExecutionTicket],
+        context: PlanContext,
+    ) -> dict[str, Any]:
+        """The input every package gets (see the module docstring)."""
+        return {
+            "stage": stage,
+            "now_ms": now_ms,
+            "tickets": [t.model_dump(mode="json") for t in tickets],
+            "config": self._config_input,
+            **context.as_input(),
+        }
+
+    async def _run(
+        self, packages: Sequence[str], doc: dict[str, Any], scope: Scope, now_ms: int
+    ) -> Verdict:
+        start = time.perf_counter()
+        results = await self._evaluate(packages, doc)
+        # Engines that evaluate a batch report one latency: each package gets its share.
+        seconds = (time.perf_counter() - start) / len(packages)
+        for package, (decision, failed) in zip(packages, results, strict=True):
+            self._observe(package, decision, failed, seconds)
+            await self._log(package, doc, decision, seconds, scope, now_ms)
+        return Verdict(tuple((p, d) for p, (d, _) in zip(packages, results, strict=True)))
+
+    async def _evaluate(
+        self, packages: Sequence[str], doc: Mapping[str, Any]
+    ) -> list[tuple[PolicyDecision, bool]]:
+        """(decision, engine failed) per package; a failed engine refuses (fail closed)."""
+        many = getattr(self._engine, "evaluate_many", None)
+        if many is not None:
+            try:
+                return [(d, False) for d in await many(packages, doc)]
+            except PolicyUnavailable as exc:
+                return [(unavailable(p, exc), True) for p in packages]
+        out = []
+        for package in packages:
+            try:
+                out.append((await self._engine.evaluate(package, doc), False))
+            except PolicyUnavailable as exc:
+                out.append((unavailable(package, exc), True))
+        return out
+
+    def _observe(
+        self, package: str, decision: PolicyDecision, failed: bool, seconds: float
+    ) -> None:
+        name = package.rsplit("/", 1)[-1]
+        result = "error" if failed else "allow" if decision.allow else "deny"
+        policy_metrics.VALIDATION_DURATION.observe(seconds)
+        policy_metrics.VALIDATIONS.labels(name, result).inc()
+        for v in decision.violations:
+            policy_metrics.REJECTIONS.labels(name, v.rule, v.severity).inc()
+        if decision.warnings:
+            policy_metrics.WARNINGS.inc(len(decision.warnings))
+
+    async def _log(
+        self,
+        package: str,
+        doc: Mapping[str, Any],
+        decision: PolicyDecision,
+        seconds: float,
+        scope: Scope,
+        now_ms: int,
+    ) -> None:
+        if self._store is None:
+            return
+        input_digest = digest(doc)
+        record = {
+            "policy": package,
+            "stage": scope.stage,
+            "input_digest": input_digest,
+            "result": "allow" if decision.allow else "deny",
+            "violations": [vars(v) for v in decision.violations],
+            "warnings": list(decision.warnings),
+            "flags": dict(decision.flags),
+            "engine": self._engine_name,
+            "latency_ms": round(seconds * 1000, 3),
+            "workflow_id": scope.workflow_id,
+            "ticket_id": scope.ticket_id,
+            "timestamp": now_ms,
+        }
+        # Keyed by what was decided, so a retried or replayed step overwrites its own record.
+        key = f"{scope.workflow_id}:{scope.ticket_id or '-'}:{scope.stage}:{package}:{input_digest[:16]}"
+        await self._store.put(Collection.POLICY_DECISIONS, key, record)
