@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +59,15 @@ async def temporal_env() -> Any:
     )
     yield env
     await env.shutdown()
+
+
+# ---------------------------------------------------------------- Redis
+
+
+@pytest.fixture(scope="session")
+def redis_port() -> Iterator[int]:
+    """One real redis-server for the session (scheduler capacity, SLA de-duplication)."""
+    from tests.servers.redis import redis_server
+
+    with redis_server() as port:
+        yield port

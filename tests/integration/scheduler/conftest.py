@@ -6,14 +6,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from tests.servers.redis import redis_cluster, redis_server
+from tests.servers.redis import redis_cluster
 from tests.servers.service_registry import RegistryServer
-
-
-@pytest.fixture(scope="session")
-def redis_port() -> Iterator[int]:
-    with redis_server() as port:
-        yield port
 
 
 @pytest.fixture(scope="session")
