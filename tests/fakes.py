@@ -107,7 +107,9 @@ class CapabilityScheduler:
     workers: dict[str, set[str]] = field(default_factory=dict)
     released: list[tuple[str, str]] = field(default_factory=list)
 
-    async def allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation:
+    async def allocate(
+        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+    ) -> Allocation:
         need = set(ticket.required_capabilities)
         for worker_id, caps in sorted(self.workers.items()):
             if need <= caps:

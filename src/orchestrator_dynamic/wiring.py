@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
@@ -234,16 +233,12 @@ def readiness(
     checks = [
         Check("workflow_engine", gateway.ping),
         Check("bus", bus.ping),
-        Check("store", store.ping),
+        # Fail-open keeps working through a store outage (writes wait in the spool), so the
+        # store only decides readiness when writes would otherwise fail.
+        Check("store", store.ping, required=not settings.store_fail_open),
         Check("cache", cache.ping, required=bool(settings.redis_cluster_nodes)),
         Check("registry", registry.ping, required=False),
     ]
     if policy is not None and hasattr(policy, "ping"):
         checks.append(Check("policy_engine", policy.ping, required=not settings.opa_fail_open))
     return Readiness(checks)
-
-
-def describe(settings: Settings) -> str:
-    return json.dumps(
-        {"store": store_url(settings), "bus": settings.kafka_bootstrap_servers or "local"}
-    )

@@ -200,7 +200,12 @@ class Allocation:
 
 
 class Scheduler(Protocol):
-    async def allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation: ...
+    async def allocate(
+        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+    ) -> Allocation:
+        """Place one ticket. ``intelligent=False`` (a feature flag from policy) asks for plain
+        rotation over eligible workers for this ticket; None keeps the configured mode."""
+        ...
 
     async def release(self, ticket_id: str, worker_id: str) -> None:
         """The worker finished (or dropped) the ticket: give its capacity back."""

@@ -163,7 +163,12 @@ class FlowSteps:
         checks = TicketChecks.of(self._deps.policy, ticket, inp)
         if (refused := await checks.before()) is not None:
             return refused
-        allocation = await self._deps.scheduler.allocate(ticket, inp.now_ms)
+        # Policy feature flags steer the scheduler: a ticket outside the intelligent scheduler's
+        # namespaces and risk bands is placed by rotation instead.
+        intelligent = checks.flags.get("intelligent_scheduler")
+        allocation = await self._deps.scheduler.allocate(
+            ticket, inp.now_ms, intelligent=intelligent
+        )
         if (refused := await checks.after(allocation)) is not None:
             if allocation.worker_id:
                 await self._deps.scheduler.release(ticket.ticket_id, allocation.worker_id)

@@ -94,27 +94,30 @@ class IntelligentScheduler:
         self._round_robin = itertools.count()
         self._clock = clock
 
-    async def allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation:
+    async def allocate(
+        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+    ) -> Allocation:
         started = self._clock()
-        allocation = await self._allocate(ticket, now_ms)
+        smart = self._config.intelligent and intelligent is not False
+        allocation = await self._allocate(ticket, now_ms, smart)
         m.ALLOCATION_DURATION.observe(self._clock() - started)
         m.ALLOCATIONS.labels(allocation.method).inc()
         m.PRIORITY_SCORE.observe(allocation.priority_score)
         return allocation
 
-    async def _allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation:
+    async def _allocate(self, ticket: ExecutionTicket, now_ms: int, smart: bool) -> Allocation:
         consumed = deadline_consumed(ticket.created_at, ticket.sla.deadline, now_ms)
         priority = priority_score(ticket.risk_band, ticket.qos, consumed, self._config.weights)
         reserved = await self._cache.get(f"reservation:{ticket.ticket_id}")
         if reserved is not None:  # a retried C3: keep the first answer and its capacity
             return Allocation(ticket.ticket_id, reserved.decode(), "reserved", priority)
         found = await self._discovery.discover(self._query(ticket))
-        ranked = self._rank(ticket, found.workers, priority)
+        ranked = self._rank(ticket, found.workers, priority, smart)
         try:
             chosen = await self._pick(ticket, ranked)
         except _AlreadyReserved as taken:  # a concurrent C3 of the same ticket won
             return Allocation(ticket.ticket_id, taken.worker_id, "reserved", priority)
-        method = self._method(chosen, found.fallback)
+        method = self._method(chosen, found.fallback, smart)
         explanation = _explanation(ticket, chosen, method, priority, ranked)
         worker_id = chosen.worker.worker_id if chosen else None
         return Allocation(ticket.ticket_id, worker_id, method, priority, explanation)
@@ -127,16 +130,16 @@ class IntelligentScheduler:
             self._config.max_results,
         )
 
-    def _method(self, chosen: Candidate | None, fallback: bool) -> str:
+    def _method(self, chosen: Candidate | None, fallback: bool, smart: bool) -> str:
         if chosen is None:
             return "unassigned"
         if fallback:
             m.FALLBACKS.inc()
             return "fallback"
-        return "intelligent" if self._config.intelligent else "round_robin"
+        return "intelligent" if smart else "round_robin"
 
     def _rank(
-        self, ticket: ExecutionTicket, workers: list[WorkerProfile], priority: float
+        self, ticket: ExecutionTicket, workers: list[WorkerProfile], priority: float, smart: bool
     ) -> list[Candidate]:
         need = frozenset(ticket.required_capabilities)
         namespace = ticket_namespace(ticket)
@@ -148,7 +151,7 @@ class IntelligentScheduler:
         _count_rejections(out)
         # Best first; ties broken by id so the same fleet always gives the same answer.
         out.sort(key=lambda c: (c.reason is not None, -c.score, c.worker.worker_id))
-        if not self._config.intelligent:
+        if not smart:
             out = self._rotate(out)
         return out
 

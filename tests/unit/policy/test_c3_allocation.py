@@ -8,13 +8,17 @@ from typing import Any
 
 import pytest
 
+from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
+from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
 from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation
+from orchestrator_dynamic.domain.scoring import WorkerProfile
 from orchestrator_dynamic.flow.payloads import POLICY_REFUSED, AllocateInput
 from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.policy import PolicyConfig, PolicyValidator
+from orchestrator_dynamic.services.scheduling import IntelligentScheduler
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher
 from tests.unit.policy.helpers import planned
@@ -26,7 +30,9 @@ class ExplainingScheduler(CapabilityScheduler):
 
     security_level: str = "INTERNAL"
 
-    async def allocate(self, ticket: ExecutionTicket, now_ms: int) -> Allocation:
+    async def allocate(
+        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+    ) -> Allocation:
         chosen = await super().allocate(ticket, now_ms)
         candidate = {
             "worker_id": chosen.worker_id,
@@ -106,3 +112,30 @@ def test_refuse_fails_the_ticket_for_good_and_halts() -> None:
     assert ticket.status is TicketStatus.FAILED and ticket.retry_count == 0
     assert ticket.error_message == "resource_limits.x: no"
     assert state.halted and state.finished() and state.ready(6) == []
+
+
+async def test_the_intelligent_scheduler_flag_steers_the_real_scheduler(
+    engine: EmbeddedPolicyEngine,
+) -> None:
+    """feature_flags enables the intelligent scheduler for its namespaces and for critical/high
+    work; a low-risk ticket elsewhere is placed by rotation."""
+    registry = BuiltinRegistry()
+    caps = frozenset({"code_generation", "testing", "validation", "deployment"})
+    for worker_id, namespace in (("w-home", "default"), ("w-lab", "lab")):
+        await registry.register(WorkerProfile(worker_id, caps, namespace=namespace))
+    tickets = planned("low-risk-lowercase-types").tickets
+    elsewhere = [
+        t.model_copy(update={"metadata": {**t.metadata, "namespace": "lab"}}) for t in tickets
+    ]
+    at = tickets[0].created_at
+    home = await steps(engine, IntelligentScheduler(registry, MemoryCache())).allocate(
+        AllocateInput(tickets, at)
+    )
+    away = await steps(engine, IntelligentScheduler(registry, MemoryCache())).allocate(
+        AllocateInput(elsewhere, at)
+    )
+    assert {a.method for a in home.allocations} == {"intelligent"}
+    assert {a.method for a in away.allocations} == {"round_robin"}
+    assert all(
+        '"intelligent_scheduler":false' in a.metadata["policy_flags"] for a in away.allocations
+    )
