@@ -71,3 +71,20 @@ def redis_port() -> Iterator[int]:
 
     with redis_server() as port:
         yield port
+
+
+# ---------------------------------------------------------------- tracing
+
+
+@pytest.fixture(scope="session")
+def span_exporter() -> Any:
+    """Spans of this test process, in memory (the one stand-in: it replaces the OTLP collector).
+    The global tracer provider can be set once per process, so every test shares this one."""
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from orchestrator_dynamic.observability import tracing
+
+    exporter = InMemorySpanExporter()
+    tracing.configure_tracing("orchestrator-dynamic-test", extra=SimpleSpanProcessor(exporter))
+    return exporter

@@ -9,7 +9,7 @@ header of each published ticket names the same trace.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -126,6 +126,23 @@ def publish_span(topic: str, key: str | None, attributes: Mapping[str, str]) -> 
         },
     ):
         yield
+
+
+@contextmanager
+def registry_span(
+    operation: str, capabilities: Sequence[str], namespace: str | None, max_results: int
+) -> Iterator[trace.Span]:
+    """The span of one call to the worker registry (a failure is recorded on it)."""
+    with tracer().start_as_current_span(
+        f"registry.{operation}",
+        kind=SpanKind.CLIENT,
+        attributes={
+            "registry.capabilities": list(capabilities),
+            "registry.namespace": namespace or "",
+            "registry.max_results": max_results,
+        },
+    ) as span:
+        yield span
 
 
 def current_headers() -> dict[str, str]:

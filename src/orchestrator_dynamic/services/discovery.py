@@ -15,6 +15,7 @@ from orchestrator_dynamic.domain.model import SecurityLevel
 from orchestrator_dynamic.domain.ports import Cache, WorkerRegistry
 from orchestrator_dynamic.domain.scoring import Health, WorkerProfile, WorkerTelemetry
 from orchestrator_dynamic.observability import scheduler_metrics as m
+from orchestrator_dynamic.observability import tracing
 
 log = structlog.get_logger(__name__)
 DECODED_MAX = 1024
@@ -93,12 +94,16 @@ class CachedDiscovery:
             m.WORKERS_DISCOVERED.set(len(cached))
             return Discovered(cached)
         try:
-            workers = await self._registry.discover(
-                query.capabilities,
-                namespace=query.namespace,
-                security_level=query.security_level,
-                max_results=query.max_results,
-            )
+            with tracing.registry_span(
+                "discover", query.capabilities, query.namespace, query.max_results
+            ) as span:
+                workers = await self._registry.discover(
+                    query.capabilities,
+                    namespace=query.namespace,
+                    security_level=query.security_level,
+                    max_results=query.max_results,
+                )
+                span.set_attribute("registry.workers_found", len(workers))
         except RegistryUnavailable as exc:
             return self._fallback(query, exc)
         self._remember(workers)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
@@ -30,14 +29,6 @@ from tests.integration.flow.harness import FlowRig, now_ms
 
 pytestmark = pytest.mark.integration
 
-EXPORTER = InMemorySpanExporter()
-
-
-@pytest.fixture(scope="module")
-def spans() -> InMemorySpanExporter:
-    tracing.configure_tracing("orchestrator-dynamic-test", extra=SimpleSpanProcessor(EXPORTER))
-    return EXPORTER
-
 
 async def _decode(raw: bytes) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(raw)
@@ -45,7 +36,7 @@ async def _decode(raw: bytes) -> dict[str, Any]:
 
 
 async def test_one_trace_from_intake_to_ticket_headers(
-    temporal_env: Any, tmp_path: Path, spans: InMemorySpanExporter
+    temporal_env: Any, tmp_path: Path, span_exporter: InMemorySpanExporter
 ) -> None:
     target = temporal_env.client.service_client.config.target_host
     client = await connect(target, temporal_env.client.namespace)
@@ -78,7 +69,9 @@ async def test_one_trace_from_intake_to_ticket_headers(
         parent = record.headers["traceparent"]
         assert parent.split("-")[1] == trace_id, (ticket.ticket_id, parent)
 
-    finished = [s for s in spans.get_finished_spans() if f"{s.context.trace_id:032x}" == trace_id]
+    finished = [
+        s for s in span_exporter.get_finished_spans() if f"{s.context.trace_id:032x}" == trace_id
+    ]
     names = {s.name for s in finished}
     assert "plans.consensus process" in names
     assert "execution.tickets publish" in names
