@@ -38,16 +38,16 @@ class LocalBus:
         self._appended = asyncio.Event()
 
     async def start(self) -> None:
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
             self._db = await aiosqlite.connect(self._path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA busy_timeout=10000")
             await self._db.execute("PRAGMA synchronous=NORMAL")
             for statement in SCHEMA:
                 await self._db.execute(statement)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise BusUnavailable("bus", f"local bus {self._path}: {exc}") from exc
 
     async def stop(self) -> None:
