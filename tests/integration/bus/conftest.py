@@ -5,13 +5,18 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestrator_dynamic.adapters.bus.kafka import KafkaBus
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.domain.ports import BusMessage, MessageBus, Subscription
+from orchestrator_dynamic.flow.payloads import FlowOptions
+from tests.integration.flow.harness import FlowRig
 from tests.servers.kafka import TansuBroker
+
+FAST = FlowOptions(retry_initial_ms=20, retry_backoff=2.0, retry_max_ms=100)
 
 BusFactory = Callable[[], Awaitable[MessageBus]]
 
@@ -77,3 +82,12 @@ def free_port_url() -> str:
     from tests.servers.kafka import free_port
 
     return f"127.0.0.1:{free_port()}"
+
+
+@pytest.fixture
+async def flow_rig(temporal_env: Any) -> AsyncIterator[FlowRig]:
+    """Flow C on the session's Temporal dev server, with agents that answer at once."""
+    rig = FlowRig(temporal_env.client, FAST, lambda ticket: True)
+    rig.agent_delay_s = 0
+    async with rig.worker:
+        yield rig
