@@ -18,10 +18,12 @@ automatic topic creation switched off work too.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka import errors as kafka_errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -34,7 +36,10 @@ from orchestrator_dynamic.domain.ports import BusMessage
 from orchestrator_dynamic.observability import metrics
 
 TOPIC_ALREADY_EXISTS = 36  # Kafka protocol error code
+log = structlog.get_logger(__name__)
+
 JOIN_TIMEOUT_MS = 40_000
+RESET_CHECK_S = 2.0
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
 
@@ -167,6 +172,8 @@ class KafkaBus:
             )
         except TRANSLATED as exc:
             metrics.CONSUMER_ERRORS.labels(topic, type(exc).__name__).inc()
+            # The broker may come back without its topics (lost storage): look again next time.
+            self._known_topics.discard(topic)
             raise translate(exc, self._hint(f"publish to {topic}", exc)) from exc
         metrics.MESSAGES_PRODUCED.labels(topic).inc()
 
@@ -219,7 +226,8 @@ class KafkaBus:
         except TRANSLATED as exc:
             await consumer.stop()
             raise translate(exc, f"subscribe {list(topics)} as {group_id}") from exc
-        return KafkaSubscription(consumer, list(topics), group_id)
+        timeout_s = self._common["request_timeout_ms"] / 1000
+        return KafkaSubscription(consumer, list(topics), group_id, timeout_s)
 
 
 async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
@@ -234,22 +242,60 @@ async def _partitions(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list
 
 
 class KafkaSubscription:
-    def __init__(self, consumer: AIOKafkaConsumer, topics: list[str], group_id: str) -> None:
+    def __init__(
+        self,
+        consumer: AIOKafkaConsumer,
+        topics: list[str],
+        group_id: str,
+        commit_timeout_s: float = 30.0,
+    ) -> None:
         self._consumer = consumer
+        self._commit_timeout_s = commit_timeout_s
         self._topics = topics
         self._group = group_id
+        self._last_reset_check = time.monotonic()
 
     async def poll(self, max_records: int = 100, timeout_ms: int = 1000) -> list[BusMessage]:
         try:
             batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            if not batches:
+                await self._check_log_reset()
         except TRANSLATED as exc:
             raise translate(exc, f"poll {self._topics}") from exc
         return [_message(r) for records in batches.values() for r in records]
 
+    async def _check_log_reset(self) -> None:
+        """When idle, now and then: a position beyond the end of the log means the broker lost
+        or truncated it (some brokers answer such fetches with nothing rather than "offset out of
+        range"); start again from the beginning of what is there instead of waiting forever."""
+        now = time.monotonic()
+        if now - self._last_reset_check < RESET_CHECK_S:
+            return
+        self._last_reset_check = now
+        assigned = list(self._consumer.assignment())
+        if not assigned:
+            return
+        ends = await self._consumer.end_offsets(assigned)
+        for tp in assigned:
+            position = await self._consumer.position(tp)
+            if position > ends[tp]:
+                starts = await self._consumer.beginning_offsets([tp])
+                log.warning(
+                    "kafka_log_reset",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    position=position,
+                    end=ends[tp],
+                    start=starts[tp],
+                )
+                self._consumer.seek(tp, starts[tp])
+
     async def commit(self, message: BusMessage) -> None:
         tp = TopicPartition(message.topic, message.partition)
         try:
-            await self._consumer.commit({tp: message.offset + 1})
+            # aiokafka retries a refused commit without end; bound it so the caller can decide.
+            async with asyncio.timeout(self._commit_timeout_s):
+                await self._consumer.commit({tp: message.offset + 1})
         except TRANSLATED as exc:
             raise translate(exc, f"commit {message.topic}[{message.partition}]") from exc
 
