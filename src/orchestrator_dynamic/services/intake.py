@@ -9,6 +9,7 @@ workflow id = decision_id and results are de-duplicated by the workflow.
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -23,6 +24,8 @@ from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.dead_letters import DeadLetters
 
 log = structlog.get_logger(__name__)
+
+LAG_EVERY_S = 15.0
 
 Decoder = Callable[[bytes], Awaitable[dict[str, Any]]]
 
@@ -55,10 +58,14 @@ class Consumer(ABC):
     async def run(self) -> None:
         """Forever; a bus outage while polling only pauses the loop (nothing was fetched)."""
         delay = self._retry_initial_s
+        lag_due = 0.0
         while True:
             try:
                 await self.run_once()
                 delay = self._retry_initial_s
+                if time.monotonic() >= lag_due:  # the adapters publish the lag gauge
+                    await self.lag()
+                    lag_due = time.monotonic() + LAG_EVERY_S
             except DependencyDown as exc:
                 log.warning("intake_poll_failed", reason=str(exc))
                 await asyncio.sleep(delay)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from prometheus_client import REGISTRY
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.domain.errors import BusUnavailable
@@ -131,3 +132,21 @@ async def test_local_bus_keeps_records_and_offsets_across_restarts(tmp_path: Pat
     assert [m.value for m in await poll_n(sub, 2)] == [b"m1", b"m2"]
     assert await sub.lag() == 2
     await reopened.stop()
+
+
+async def test_produced_counter_and_lag_gauge_move(bus_factory: BusFactory) -> None:
+    bus = await bus_factory()
+    topic, group = unique("contract.metrics"), unique("g")
+    for _ in range(3):
+        await bus.publish(topic, b"x")
+    produced = {"topic": topic}
+    assert REGISTRY.get_sample_value("orchestration_kafka_messages_produced_total", produced) == 3
+    sub = await bus.subscribe([topic], group)
+    await sub.lag()
+    labels = {"topic": topic, "group": group}
+    assert REGISTRY.get_sample_value("orchestration_kafka_consumer_lag", labels) == 3
+    got = await poll_n(sub, 3)
+    await sub.commit(got[-1])
+    await sub.lag()
+    assert REGISTRY.get_sample_value("orchestration_kafka_consumer_lag", labels) == 0
+    await sub.close()
