@@ -181,7 +181,6 @@ async def test_results_reach_their_workflow_and_unknown_tickets_are_dead_lettere
     answered: set[str] = set()
     unknown = dict(template, ticket_id="no-such-ticket")
     await bus.publish(rig.topics.results, json.dumps(unknown).encode(), key="no-such-ticket")
-    sent = 1
     async with asyncio.timeout(60):
         while (await flow_rig.gateway.view(decision_id)).status is not WorkflowStatus.COMPLETED:
             for ticket in flow_rig.tickets_published():
@@ -189,7 +188,6 @@ async def test_results_reach_their_workflow_and_unknown_tickets_are_dead_lettere
                     answered.add(ticket.ticket_id)
                     body = dict(template, ticket_id=ticket.ticket_id)
                     await bus.publish(rig.topics.results, json.dumps(body).encode())
-                    sent += 1
             await results.run_once(timeout_ms=100)
     assert len(answered) == 2
     assert results.dead_lettered == 1
