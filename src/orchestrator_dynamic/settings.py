@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     kafka_sasl_username: str = ""
     kafka_sasl_password: SecretStr = SecretStr("")
     kafka_ssl_cafile: str = ""
+    # Off only for brokers without idempotent producers (InitProducerId), e.g. some Kafka-protocol
+    # brokers used in development.
+    kafka_enable_idempotence: bool = True
     schema_registry_url: str = ""
     decision_hash_verify: bool = False
 

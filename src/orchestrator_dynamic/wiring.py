@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from typing import Any
 
+from orchestrator_dynamic.adapters.bus.kafka import KafkaBus, KafkaSecurity
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
@@ -45,11 +46,24 @@ class UnsupportedBackend(ValueError):
 
 
 async def open_bus(settings: Settings, stack: AsyncExitStack) -> MessageBus:
+    """Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else the local durable bus in the data dir."""
+    bus: MessageBus
     if settings.kafka_bootstrap_servers:
-        raise UnsupportedBackend(
-            "KAFKA_BOOTSTRAP_SERVERS is set but this build has no Kafka adapter"
+        security = KafkaSecurity(
+            protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=settings.kafka_sasl_password.get_secret_value(),
+            ssl_cafile=settings.kafka_ssl_cafile,
         )
-    bus = LocalBus(settings.data_path("bus.db"))
+        bus = KafkaBus(
+            settings.kafka_bootstrap_servers,
+            security=security,
+            idempotent=settings.kafka_enable_idempotence,
+            group_membership=True,
+        )
+    else:
+        bus = LocalBus(settings.data_path("bus.db"))
     await bus.start()
     stack.push_async_callback(bus.stop)
     return bus

@@ -9,6 +9,7 @@ workflow id = decision_id and results are de-duplicated by the workflow.
 from __future__ import annotations
 
 import asyncio
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractContextManager
@@ -24,6 +25,8 @@ from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.dead_letters import DeadLetters
 
 log = structlog.get_logger(__name__)
+
+LAG_EVERY_S = 15.0
 
 Decoder = Callable[[bytes], Awaitable[dict[str, Any]]]
 
@@ -54,27 +57,47 @@ class Consumer(ABC):
         self.dead_lettered = 0
 
     async def run(self) -> None:
+        """Forever; a bus outage while polling only pauses the loop (nothing was fetched)."""
+        delay = self._retry_initial_s
+        lag_due = 0.0
         while True:
-            await self.run_once()
+            try:
+                await self.run_once()
+                delay = self._retry_initial_s
+                if time.monotonic() >= lag_due:  # the adapters publish the lag gauge
+                    await self.lag()
+                    lag_due = time.monotonic() + LAG_EVERY_S
+            except DependencyDown as exc:
+                log.warning("intake_poll_failed", reason=str(exc))
+                await asyncio.sleep(delay)
+                delay = min(self._retry_max_s, delay * 2)
 
     async def run_once(self, max_records: int = 100, timeout_ms: int = 500) -> int:
         batch = await self._subscription.poll(max_records, timeout_ms)
         for message in batch:
-            await self._process(message)
-            await self._subscription.commit(message)
+            metrics.MESSAGES_CONSUMED.labels(message.topic).inc()
+            await self._retrying(message, self._handle_or_dead_letter)
+            # The records after this one are already fetched: a failed commit is retried here
+            # rather than abandoning them (a lost commit only means a harmless redelivery later).
+            await self._retrying(message, self._subscription.commit)
         return len(batch)
 
-    async def _process(self, message: BusMessage) -> None:
+    async def _handle_or_dead_letter(self, message: BusMessage) -> None:
+        try:
+            await self.handle(message)
+            self.handled += 1
+        except MalformedMessage as exc:
+            await self._dead_letters.send(message, exc.issues)
+            self.dead_lettered += 1
+
+    async def _retrying(
+        self, message: BusMessage, step: Callable[[BusMessage], Awaitable[None]]
+    ) -> None:
+        """Run ``step`` until it succeeds; a dependency outage never skips a record."""
         delay = self._retry_initial_s
         while True:
-            metrics.MESSAGES_CONSUMED.labels(message.topic).inc()
             try:
-                await self.handle(message)
-                self.handled += 1
-                return
-            except MalformedMessage as exc:
-                await self._dead_letters.send(message, exc.issues)
-                self.dead_lettered += 1
+                await step(message)
                 return
             except DependencyDown as exc:
                 metrics.CONSUMER_ERRORS.labels(message.topic, type(exc).__name__).inc()

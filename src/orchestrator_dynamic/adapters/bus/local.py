@@ -19,6 +19,7 @@ import aiosqlite
 
 from orchestrator_dynamic.domain.errors import BusUnavailable
 from orchestrator_dynamic.domain.ports import BusMessage
+from orchestrator_dynamic.observability import metrics
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS records (topic TEXT NOT NULL, offset INTEGER NOT NULL, "
@@ -38,16 +39,16 @@ class LocalBus:
         self._appended = asyncio.Event()
 
     async def start(self) -> None:
-        if self._path != ":memory:":
-            Path(self._path).parent.mkdir(parents=True, exist_ok=True)
         try:
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
             self._db = await aiosqlite.connect(self._path, isolation_level=None)
             await self._db.execute("PRAGMA journal_mode=WAL")
             await self._db.execute("PRAGMA busy_timeout=10000")
             await self._db.execute("PRAGMA synchronous=NORMAL")
             for statement in SCHEMA:
                 await self._db.execute(statement)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise BusUnavailable("bus", f"local bus {self._path}: {exc}") from exc
 
     async def stop(self) -> None:
@@ -86,6 +87,7 @@ class LocalBus:
         )
         self._appended.set()
         self._appended = asyncio.Event()
+        metrics.MESSAGES_PRODUCED.labels(topic).inc()
 
     async def subscribe(self, topics: Sequence[str], group_id: str) -> LocalSubscription:
         positions = {}
@@ -164,7 +166,9 @@ class LocalSubscription:
                 "WHERE group_id = ? AND topic = ?), 0) FROM records r WHERE r.topic = ?",
                 (self._group, topic, topic),
             )
-            total += max(0, int(rows[0][0] or 0))
+            waiting = max(0, int(rows[0][0] or 0))
+            metrics.CONSUMER_LAG.labels(topic, self._group).set(waiting)
+            total += waiting
         return total
 
     async def close(self) -> None:
