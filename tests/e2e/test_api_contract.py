@@ -140,3 +140,4 @@ def test_metrics_move_with_a_fixture_run(secured: Service, tmp_path: Path) -> No
     assert moved("orchestration_validations_total", result="valid") == 1
     assert moved("orchestration_validations_total", result="refused") == 1
     assert moved("orchestration_workflow_duration_seconds_count") == 2
+    assert moved("orchestration_kafka_messages_produced_total", topic="execution.tickets") >= 5

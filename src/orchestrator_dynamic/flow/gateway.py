@@ -36,6 +36,7 @@ from orchestrator_dynamic.flow.payloads import (
 )
 from orchestrator_dynamic.flow.workflow import FlowCWorkflow
 from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.services.decision_ledger import DECISION_FIELDS, record_decision
 
 log = structlog.get_logger(__name__)
 
@@ -73,8 +74,12 @@ class FlowGateway:
         if decision.final_decision is FinalDecision.REJECT:
             await self._record(decision, "skipped", "final_decision is reject")
             return Submission(decision.decision_id, "skipped", "SKIPPED")
+        # Recorded before the start: C1 may refuse the plan (and say so in this record) before
+        # the start call even returns. A redelivery never overwrites what became of the first.
+        known = await self._store.get(Collection.DECISIONS, decision.decision_id)
+        if known is None or known.get("disposition") == "dead-lettered":
+            await self._record(decision, "started", "")
         disposition = await self._start(decision)
-        await self._record(decision, "started", "")
         metrics.WORKFLOWS_STARTED.labels(disposition).inc()
         if disposition == "started":
             metrics.WORKFLOWS_ACTIVE.inc()
@@ -98,16 +103,8 @@ class FlowGateway:
         return "started"
 
     async def _record(self, decision: ConsolidatedDecision, disposition: str, reason: str) -> None:
-        record = {
-            "decision_id": decision.decision_id,
-            "plan_id": decision.plan_id,
-            "intent_id": decision.intent_id,
-            "final_decision": decision.final_decision.value,
-            "disposition": disposition,
-            "reason": reason,
-            "timestamp": self._clock(),
-        }
-        await self._store.put(Collection.DECISIONS, decision.decision_id, record)
+        fields = decision.model_dump(mode="json", include=set(DECISION_FIELDS))
+        await record_decision(self._store, fields, disposition, reason, self._clock())
 
     # ------------------------------------------------------------ results
 

@@ -9,6 +9,7 @@ header of each published ticket names the same trace.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +22,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
 
 TRACER_NAME = "orchestrator_dynamic"
+_TRACE_ID = re.compile("[0-9a-f]{32}")
+_SPAN_ID = re.compile("[0-9a-f]{16}")
 
 # Span attribute names shared with the rest of the platform.
 INTENT_ID = "neural.hive.intent.id"
@@ -65,7 +68,7 @@ def decision_attributes(doc: Mapping[str, Any]) -> dict[str, str]:
 
 
 def parent_context(
-    headers: Mapping[str, str], trace_id: str | None = None, span_id: str | None = None
+    headers: Mapping[str, str], trace_id: object = None, span_id: object = None
 ) -> otel_context.Context | None:
     """The upstream context: a ``traceparent`` header wins, else the decision's own ids."""
     if "traceparent" in headers:
@@ -76,12 +79,15 @@ def parent_context(
     return trace.set_span_in_context(NonRecordingSpan(remote))
 
 
-def _span_context(trace_id: str | None, span_id: str | None) -> SpanContext | None:
-    try:
-        trace_int, span_int = int(trace_id or "", 16), int(span_id or "", 16)
-    except ValueError:
+def _span_context(trace_id: object, span_id: object) -> SpanContext | None:
+    # The ids come from an upstream message that may be malformed: anything but W3C hex ids
+    # (32 and 16 lower-case hex digits, not all zero) simply starts a new trace.
+    if not isinstance(trace_id, str) or not isinstance(span_id, str):
         return None
-    if len(trace_id or "") != 32 or len(span_id or "") != 16 or not trace_int or not span_int:
+    if not (_TRACE_ID.fullmatch(trace_id) and _SPAN_ID.fullmatch(span_id)):
+        return None
+    trace_int, span_int = int(trace_id, 16), int(span_id, 16)
+    if not trace_int or not span_int:
         return None
     return SpanContext(trace_int, span_int, is_remote=True, trace_flags=TraceFlags(1))
 

@@ -34,6 +34,7 @@ from orchestrator_dynamic.flow.payloads import (
 )
 from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
+from orchestrator_dynamic.services.decision_ledger import record_decision
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
@@ -131,6 +132,9 @@ class FlowSteps:
         }
         await self._deps.store.put(Collection.VALIDATION_AUDIT, f"{inp.workflow_id}:c1", record)
         log.info("validation_audit_saved", workflow_id=inp.workflow_id, valid=outcome.valid)
+        if not outcome.valid and inp.decision.get("decision_id"):
+            reason = "; ".join(f"{i.code}: {i.message}" for i in outcome.issues)
+            await record_decision(self._deps.store, inp.decision, "refused", reason, now)
 
     # ---------------------------------------------------------------- C2
 

@@ -34,6 +34,10 @@ Decoder = Callable[[bytes], Awaitable[dict[str, Any]]]
 class DecisionSink(Protocol):
     async def submit(self, doc: dict[str, Any]) -> Any: ...
 
+    async def dead_lettered(self, message: BusMessage, issues: list[Issue]) -> None:
+        """Record that this decision could not be accepted (it is on the DLQ now)."""
+        ...
+
 
 class ResultSink(Protocol):
     async def deliver(self, result: ExecutionResult) -> bool: ...
@@ -88,7 +92,12 @@ class Consumer(ABC):
             self.handled += 1
         except MalformedMessage as exc:
             await self._dead_letters.send(message, exc.issues)
+            await self.after_dead_letter(message, exc.issues)
             self.dead_lettered += 1
+
+    async def after_dead_letter(self, message: BusMessage, issues: list[Issue]) -> None:
+        """Bookkeeping once a record is safely on the DLQ (none by default)."""
+        return None
 
     async def _retrying(
         self, message: BusMessage, step: Callable[[BusMessage], Awaitable[None]]
@@ -127,6 +136,9 @@ class DecisionIntake(Consumer):
         super().__init__(subscription, dead_letters, **kwargs)
         self._decode = decode
         self._sink = sink
+
+    async def after_dead_letter(self, message: BusMessage, issues: list[Issue]) -> None:
+        await self._sink.dead_lettered(message, issues)
 
     async def handle(self, message: BusMessage) -> None:
         doc = await self._decode(message.value)

@@ -22,8 +22,9 @@ from orchestrator_dynamic.domain.errors import (
     NotFound,
 )
 from orchestrator_dynamic.domain.model import ConsolidatedDecision
-from orchestrator_dynamic.domain.ports import Collection, Store
+from orchestrator_dynamic.domain.ports import BusMessage, Collection, Store
 from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
+from orchestrator_dynamic.services.decision_ledger import record_dead_letter
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,10 @@ class Operations:
         return await self._gateway.submit(decision, plan)
 
     # ------------------------------------------------------------ workflows
+
+    async def dead_lettered(self, message: BusMessage, issues: list[Issue]) -> None:
+        """A decision from the bus that could not be accepted: kept in the decisions ledger."""
+        await record_dead_letter(self._store, message, issues, self._clock())
 
     async def workflow(self, workflow_id: str) -> dict[str, Any]:
         """The live view from the workflow; the stored result when the engine cannot answer."""

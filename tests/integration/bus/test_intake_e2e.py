@@ -97,6 +97,30 @@ async def test_every_fixture_json_and_avro_gets_its_outcome(
 
     letters = await rig.dead_lettered(3)
     assert_dead_letters(letters, rig.topics.decisions, sent)
+    await assert_ledger(flow_rig, ids)
+
+
+async def assert_ledger(flow_rig: FlowRig, ids: dict[tuple[str, str], str]) -> None:
+    """Every decision received is in the decisions collection with what became of it."""
+    expected = {name: "started" for name in RUNS} | {name: "refused" for name in REFUSED}
+    expected |= {"review-required": "started", "rejected": "skipped"}
+    for (name, encoding), decision_id in ids.items():
+        if name not in expected:
+            continue
+        record = await flow_rig.store.get(Collection.DECISIONS, decision_id)
+        assert record is not None, (name, encoding)
+        assert record["disposition"] == expected[name], (name, encoding, record)
+        if name in REFUSED:
+            assert REFUSED[name] in record["reason"], (name, record)
+    malformed_plan = ids["malformed-plan-json", "json"]
+    record = await flow_rig.store.get(Collection.DECISIONS, malformed_plan)
+    assert record is not None and record["disposition"] == "dead-lettered"
+    assert "cognitive_plan" in record["reason"]
+    # No decision_id to key it by: found by where it came from.
+    unkeyed = await flow_rig.store.find(Collection.DECISIONS, {"disposition": "dead-lettered"})
+    assert any(
+        r["decision_id"].startswith("dlq:") and "decision_id" in r["reason"] for r in unkeyed
+    )
 
 
 def assert_dead_letters(letters: list[BusMessage], source: str, sent: list[bytes]) -> None:

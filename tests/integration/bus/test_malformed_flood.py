@@ -23,6 +23,7 @@ from orchestrator_dynamic.services.dead_letters import DeadLetters
 from orchestrator_dynamic.services.intake import DecisionIntake
 from orchestrator_dynamic.services.operations import Operations
 from tests.conftest import decision_doc
+from tests.fakes import MemoryStoreFake
 from tests.integration.bus.intake_rig import decode_decision
 from tests.integration.flow.harness import now_ms
 
@@ -94,7 +95,7 @@ async def open_flood() -> Flood:
     bus = LocalBus(":memory:")
     await bus.start()
     gateway = RecordingGateway()
-    operations = Operations(gateway, None, now_ms)  # type: ignore[arg-type]
+    operations = Operations(gateway, MemoryStoreFake(), now_ms)  # dead letters are recorded
     intake = DecisionIntake(
         await bus.subscribe(["plans.consensus"], "intake"),
         DeadLetters(bus, "plans.consensus.dlq"),

@@ -46,6 +46,7 @@ async def test_one_trace_from_intake_to_ticket_headers(
     doc = decision_doc("approve-5-task-dag")
     doc["decision_id"] = f"traced-{uuid.uuid4().hex[:8]}"
     trace_id = doc["trace_id"]
+    span_exporter.clear()  # the session shares one exporter; other tests reuse this trace id
     try:
         async with rig.worker:
             await bus.publish("plans.consensus", json.dumps(doc).encode(), key=doc["decision_id"])
@@ -76,7 +77,12 @@ async def test_one_trace_from_intake_to_ticket_headers(
     assert "plans.consensus process" in names
     assert "execution.tickets publish" in names
     assert any(n.startswith("RunActivity:c4_publish_tickets") for n in names), names
-    intake_span = next(s for s in finished if s.name == "plans.consensus process")
+    intake_span = next(
+        s
+        for s in finished
+        if s.name == "plans.consensus process"
+        and dict(s.attributes or {}).get(tracing.DECISION_ID) == doc["decision_id"]
+    )
     attrs = dict(intake_span.attributes or {})
     assert attrs[tracing.DECISION_ID] == doc["decision_id"]
     assert attrs[tracing.PLAN_ID] == doc["plan_id"]

@@ -73,6 +73,7 @@ class Sink:
         self.accepted: list[dict[str, Any]] = []
         self.committed_seen: list[list[int]] = []
         self.subscription: ScriptedSubscription | None = None
+        self.dead: list[tuple[bytes, str]] = []
 
     async def submit(self, doc: dict[str, Any]) -> None:
         if self.subscription is not None:
@@ -81,6 +82,9 @@ class Sink:
             self.failures -= 1
             raise EngineUnavailable("temporal", "not answering")
         self.accepted.append(doc)
+
+    async def dead_lettered(self, message: BusMessage, issues: list[Issue]) -> None:
+        self.dead.append((message.value, issues[0].code))
 
 
 async def decode(raw: bytes) -> dict[str, Any]:
@@ -124,6 +128,7 @@ async def test_a_dead_letter_is_retried_until_the_bus_takes_it() -> None:
     [(topic, value, headers)] = dlq.records
     assert (topic, value, headers["dlq.field"]) == ("dlq", b"bad", "decision_id")
     assert consumer.dead_lettered == 1 and consumer.handled == 1
+    assert sink.dead == [(b"bad", "json.invalid")]  # recorded once, after the DLQ took it
     assert sub.committed == [0, 1]
 
 
