@@ -9,6 +9,7 @@ The monitor fails open: an error is counted and logged, never raised into the fl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import Cache, Collection, Publisher, Store
 from orchestrator_dynamic.domain.sla import (
     FINISHED,
+    DeadlineCheck,
     DeadlineStatus,
     WorkflowDeadline,
     check_deadline,
@@ -47,6 +49,7 @@ from orchestrator_dynamic.domain.sla_events import (
     deadline_alert,
     violation_event,
 )
+from orchestrator_dynamic.observability import metrics as flow_metrics
 from orchestrator_dynamic.observability import sla_metrics as m
 
 log = structlog.get_logger(__name__)
@@ -144,9 +147,15 @@ class SlaMonitor:
         threshold = self._config.warning_threshold
         checks = [check_deadline(t, now, threshold, workflow_id) for t in tickets]
         report = CheckReport(workflows=[roll_up(workflow_id, checks)])
+        _observe_remaining(
+            workflow_id,
+            [c for t, c in zip(tickets, checks, strict=True) if t.status not in FINISHED],
+        )
         for ticket, check in zip(tickets, checks, strict=True):
             if check.status is DeadlineStatus.APPROACHING and ticket.status not in FINISHED:
-                report.merge(await self._alert(deadline_alert(check, self._service, now)))
+                sent = await self._alert(deadline_alert(check, self._service, now))
+                flow_metrics.DEADLINE_APPROACHING.inc(sent.alerts_sent)
+                report.merge(sent)
             violation = find_violation(ticket, now, workflow_id)
             if violation is not None:
                 report.merge(await self._violation(violation_event(violation, self._service, now)))
@@ -344,3 +353,16 @@ def _failed(where: str, exc: Exception) -> None:
     kind = type(exc).__name__
     m.MONITOR_ERRORS.labels(kind).inc()
     log.warning("sla_monitor_failed", where=where, error_type=kind, reason=str(exc))
+
+
+def _observe_remaining(workflow_id: str, open_checks: list[DeadlineCheck]) -> None:
+    """Seconds left before the workflow's nearest open deadline; the series goes away once
+    nothing of the workflow is open (one series per running workflow, not per workflow ever)."""
+    if not workflow_id:
+        return
+    if open_checks:
+        nearest = min(c.remaining_ms for c in open_checks)
+        flow_metrics.SLA_REMAINING.labels(workflow_id).set(nearest / 1000)
+        return
+    with contextlib.suppress(KeyError):
+        flow_metrics.SLA_REMAINING.remove(workflow_id)

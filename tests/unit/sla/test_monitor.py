@@ -19,7 +19,7 @@ from orchestrator_dynamic.domain.ports import Cache, Collection
 from orchestrator_dynamic.domain.sla_budget import HOUR_MS, BudgetStatus, ErrorBudget
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor, SlaMonitorConfig
 from tests.fakes import MemoryStoreFake, RecordingPublisher
-from tests.unit.sla.factory import T0, result, stored, ticket
+from tests.unit.sla.factory import T0, WINDOW_MS, result, stored, ticket
 
 
 class Clock:
@@ -251,3 +251,24 @@ async def test_violation_is_reported_once_a_day_and_orphans_are_ignored() -> Non
     report = await mon.check_stored_tickets()
     assert report.workflows == [] and len(pub.topic("sla.violations")) == 1
     assert await mon.at_risk() == []
+
+
+async def test_remaining_seconds_and_approaching_count_follow_the_open_tickets() -> None:
+    """orchestration_sla_remaining_seconds{workflow_id} tracks the nearest open deadline and is
+    dropped once nothing is open; orchestration_deadline_approaching_total counts each ticket
+    that crossed the warning threshold once (duplicates are not counted)."""
+    pub, clock = RecordingPublisher(), Clock(T0 + 85_000)
+    mon = monitor(pub, MemoryCache(), clock)
+    approaching = sample("orchestration_deadline_approaching_total")
+    await mon.checkpoint("c4_publish", "wf-gauge", [ticket("g-1"), ticket("g-2", "COMPLETED")])
+    await mon.checkpoint("c4_publish", "wf-gauge", [ticket("g-1")])
+    remaining = sample("orchestration_sla_remaining_seconds", workflow_id="wf-gauge")
+    assert remaining == (T0 + WINDOW_MS - clock.now) / 1000
+    assert sample("orchestration_deadline_approaching_total") == approaching + 1
+    await mon.checkpoint("c4_publish", "wf-gauge", [ticket("g-1", "COMPLETED")])
+    assert (
+        REGISTRY.get_sample_value(
+            "orchestration_sla_remaining_seconds", {"workflow_id": "wf-gauge"}
+        )
+        is None
+    )
