@@ -23,6 +23,7 @@ from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, Work
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
 from orchestrator_dynamic.flow.worker import connect
+from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.dead_letters import DeadLetters
 from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps, Topics
 from orchestrator_dynamic.services.intake import DecisionIntake, ResultIntake
@@ -176,7 +177,19 @@ async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
         "result-intake": results.run,
         "telemetry-flusher": lambda: _flush_forever(runtime.steps),
         "sla-monitor": runtime.sla_monitor.run_forever,
+        "active-workflows": lambda: _count_active_forever(runtime.gateway),
     }
+
+
+async def _count_active_forever(gateway: FlowGateway, every_s: float = 15.0) -> None:
+    """orchestration_workflows_active from the engine itself: right across replicas and
+    restarts, where counting starts and ends in one process would drift."""
+    while True:
+        try:
+            metrics.WORKFLOWS_ACTIVE.set(await gateway.count_running())
+        except OrchestratorError as exc:
+            log.warning("active_workflows_unknown", reason=str(exc))
+        await asyncio.sleep(every_s)
 
 
 async def _flush_forever(steps: FlowSteps, every_s: float = 10.0) -> None:

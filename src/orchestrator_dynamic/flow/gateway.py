@@ -81,8 +81,6 @@ class FlowGateway:
             await self._record(decision, "started", "")
         disposition = await self._start(decision)
         metrics.WORKFLOWS_STARTED.labels(disposition).inc()
-        if disposition == "started":
-            metrics.WORKFLOWS_ACTIVE.inc()
         return Submission(decision.decision_id, disposition, "RUNNING")
 
     async def _start(self, decision: ConsolidatedDecision) -> str:
@@ -163,6 +161,14 @@ class FlowGateway:
 
     def _handle(self, workflow_id: str) -> WorkflowHandle[Any, Any]:
         return self._client.get_workflow_handle(workflow_id)
+
+    async def count_running(self) -> int:
+        """Flow C workflows running now, across every replica (the engine's visibility)."""
+        query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus="Running"'
+        try:
+            return (await self._client.count_workflows(query)).count
+        except RPCError as exc:
+            raise EngineUnavailable("temporal", str(exc)) from exc
 
     async def ping(self) -> None:
         try:

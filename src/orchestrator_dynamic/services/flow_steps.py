@@ -314,7 +314,6 @@ def _observe(inp: ConsolidateInput, incident: Any, now: int) -> None:
     band = inp.tickets[0].risk_band.value if inp.tickets else "unknown"
     metrics.WORKFLOWS_COMPLETED.labels(inp.status.value, band).inc()
     metrics.WORKFLOW_DURATION.labels(inp.status.value).observe((now - inp.started_at_ms) / 1000)
-    metrics.WORKFLOWS_ACTIVE.dec()
     for ticket in inp.tickets:
         metrics.TICKETS_COMPLETED.labels(ticket.status.value).inc()
         if ticket.retry_count:
