@@ -41,11 +41,9 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
         pad_edge=False,
         collapse_padding=True,
     )
-    # Short columns (ids, enums, numbers) stay on one line; only the last one folds, so a table in
-    # an 80-column terminal stays readable instead of breaking every word.
-    for index, column in enumerate(columns):
-        last = index == len(columns) - 1
-        out.add_column(column, overflow="fold", no_wrap=not last, min_width=len(column))
+    # A header never breaks mid-word; cells wrap (never crop) when the terminal is narrow.
+    for column in columns:
+        out.add_column(column, overflow="fold", min_width=len(column))
     for row in rows:
         out.add_row(*("" if cell is None else str(cell) for cell in row))
     return out
