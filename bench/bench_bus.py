@@ -30,6 +30,7 @@ from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.serialization.avro import decode_message
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
 from orchestrator_dynamic.adapters.temporal_dev_server import TemporalDevServer
+from orchestrator_dynamic.domain.decode import decision_hash, parse_decision
 from orchestrator_dynamic.domain.ports import MessageBus
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import WORKFLOW_NAME, FlowInput, FlowOptions
@@ -51,8 +52,14 @@ def now_ms() -> int:
 
 
 def decisions(run: str) -> list[bytes]:
+    """The fixture under fresh ids, each with its integrity hash recomputed (as upstream would)."""
     doc = json.loads(FIXTURE.read_bytes())
-    return [json.dumps({**doc, "decision_id": f"{run}-{i}"}).encode() for i in range(DECISIONS)]
+    out = []
+    for i in range(DECISIONS):
+        renamed = {**doc, "decision_id": f"{run}-{i}"}
+        renamed["hash"] = decision_hash(parse_decision(renamed))
+        out.append(json.dumps(renamed).encode())
+    return out
 
 
 async def decode(raw: bytes) -> dict[str, Any]:
