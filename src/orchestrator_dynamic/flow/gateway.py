@@ -163,8 +163,12 @@ class FlowGateway:
         return self._client.get_workflow_handle(workflow_id)
 
     async def count_running(self) -> int:
-        """Flow C workflows running now, across every replica (the engine's visibility)."""
-        query = f'WorkflowType="{WORKFLOW_NAME}" AND ExecutionStatus="Running"'
+        """Flow C workflows of this deployment (its task queue) running now, across every
+        replica (the engine's visibility)."""
+        query = (
+            f'WorkflowType="{WORKFLOW_NAME}" AND TaskQueue="{self._task_queue}" '
+            'AND ExecutionStatus="Running"'
+        )
         try:
             return (await self._client.count_workflows(query)).count
         except RPCError as exc:

@@ -23,13 +23,13 @@ async def _eventually(probe: Callable[[], Awaitable[bool]], within_s: float = 20
 
 
 async def test_a_waiting_workflow_counts_as_running_until_it_ends(rig_factory: RigFactory) -> None:
-    rig = await rig_factory()
-    before = await rig.gateway.count_running()
+    rig = await rig_factory()  # its own task queue: nothing else of the session is counted
+    assert await rig.gateway.count_running() == 0
     submission = await rig.submit(decision_doc("review-required"))
     await rig.wait_status(submission.workflow_id, WorkflowStatus.AWAITING_APPROVAL)
 
     async def counted() -> bool:
-        return await rig.gateway.count_running() >= before + 1
+        return await rig.gateway.count_running() == 1
 
     await _eventually(counted)
     await rig.gateway.decide(submission.workflow_id, False, "test", "not today")
@@ -37,6 +37,6 @@ async def test_a_waiting_workflow_counts_as_running_until_it_ends(rig_factory: R
     assert view.status is WorkflowStatus.REJECTED
 
     async def gone() -> bool:
-        return await rig.gateway.count_running() <= before
+        return await rig.gateway.count_running() == 0
 
     await _eventually(gone)
