@@ -163,7 +163,12 @@ class GrpcRegistry:
         # heartbeats: send it once now, as a worker's first heartbeat would.
         await self._heartbeat(reply.agent_id, worker)
         if previous is not None and previous[0] != reply.agent_id:
-            await self._forget(previous[0])
+            try:
+                await self._forget(previous[0])
+            except (RegistryUnavailable, NotFound) as exc:
+                # The new entry stands; the old one expires with the registry's TTL and the
+                # newest registration is the one discovery reads meanwhile.
+                log.warning("registry_old_entry_kept", worker_id=worker.worker_id, reason=str(exc))
 
     async def heartbeat(self, worker_id: str, active_tasks: int | None = None) -> None:
         """The worker is alive. ``active_tasks`` has no place in the protocol (see above)."""
@@ -174,12 +179,12 @@ class GrpcRegistry:
         try:
             await self._heartbeat(registry_id, profile)
         except NotFound:
+            self._registered.pop(worker_id, None)  # look it up afresh next time
             if profile is None:
                 raise
             # The registry let the entry expire (its TTL): register again, as upstream
             # workers do when their heartbeat is refused.
             log.info("registry_re_registering", worker_id=worker_id)
-            self._registered.pop(worker_id, None)
             await self.register(profile)
 
     async def deregister(self, worker_id: str) -> None:
@@ -250,6 +255,8 @@ class GrpcRegistry:
                     )
                     return
                 reason = f"{exc.code().name}: {exc.details()}"
+            finally:
+                call.cancel()  # no-op once it ended; on stop() it frees the stream at once
             if not failing:
                 log.warning("registry_watch_interrupted", reason=reason, retry_in_s=delay)
                 failing = True
