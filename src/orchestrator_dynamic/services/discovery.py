@@ -112,8 +112,9 @@ class CachedDiscovery:
         for key in keys:
             try:
                 await self._cache.delete(key)
-            except CacheUnavailable as exc:  # its TTL will retire it
+            except CacheUnavailable as exc:  # the TTL retires what is left
                 log.warning("discovery_cache_unavailable", reason=str(exc))
+                break
         log.debug("discovery_cache_invalidated", entries=len(keys))
 
     async def discover(self, query: Query) -> Discovered:

@@ -71,7 +71,7 @@ def test_committed_stubs_are_what_the_proto_generates(tmp_path: Path) -> None:
 
 
 def agent(**fields: object) -> pb.AgentInfo:
-    return pb.AgentInfo(agent_id="7c0e-registry-id", capabilities=["python"], **fields)  # type: ignore[arg-type]
+    return pb.AgentInfo(agent_id="7c0e-registry-id", capabilities=["python"], **fields)
 
 
 def test_status_numbering() -> None:
