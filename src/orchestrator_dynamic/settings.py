@@ -129,6 +129,7 @@ class Settings(BaseSettings):
     service_registry_timeout_seconds: float = Field(3.0, gt=0)
     service_registry_max_results: int = Field(5, ge=1)
     service_registry_cache_ttl_seconds: float = Field(60.0, ge=0)
+    service_registry_watch: bool = True  # WatchAgents empties the discovery cache on changes
     enable_intelligent_scheduler: bool = True
     scheduler_max_parallel_tickets: int = Field(100, ge=1)
     scheduler_priority_weights: Annotated[dict[str, float], NoDecode] = Field(
