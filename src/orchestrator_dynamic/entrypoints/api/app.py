@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from orchestrator_dynamic import __version__
@@ -29,10 +30,13 @@ def create_app(
     max_body_bytes: int = 1 << 20,
     extra_routers: list[APIRouter] | None = None,
 ) -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files the package ships, not from a CDN,
+    # so the docs work on a machine without internet access.
+    app = FastAPIOffline(
         title="Orchestrator Dynamic",
         version=__version__,
         description="Durable execution of approved multi-agent plans (Flow C).",
+        static_url="/docs-assets",
     )
     app.state.services = services
     app.state.auth = TokenAuth(tokens)
