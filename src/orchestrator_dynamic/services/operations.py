@@ -90,10 +90,14 @@ class Operations:
             result = await self._store.get(Collection.WORKFLOW_RESULTS, decision["decision_id"])
             if result is not None:
                 results[decision["decision_id"]] = result
-        # Not consolidated yet: the live status, all of the page's at once from the engine.
-        live = await self._gateway.statuses(
-            [d["decision_id"] for d in started if d["decision_id"] not in results]
-        )
+        # Not consolidated yet: the live status, all of the page's at once from the engine. The
+        # engine down, the list still shows what the store knows, the rest as UNKNOWN.
+        pending = [d["decision_id"] for d in started if d["decision_id"] not in results]
+        try:
+            live = await self._gateway.statuses(pending)
+        except DependencyDown as exc:
+            log.warning("workflow_list_without_engine", reason=str(exc), workflows=len(pending))
+            live = {}
         rows = [_summary(d, results.get(d["decision_id"]), live) for d in started]
         if status:
             rows = [r for r in rows if r["status"] == status.upper()][offset : offset + limit]
