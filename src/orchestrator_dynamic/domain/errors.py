@@ -39,6 +39,10 @@ class MalformedMessage(OrchestratorError):
         return self.issues[0].path if self.issues else ""
 
 
+class TooLarge(MalformedMessage):
+    """A message bigger than a limit on the way (the API's, or the workflow engine's)."""
+
+
 class PlanRefused(OrchestratorError):
     """A well-formed decision whose plan breaks a rule (C1): never executed, always audited."""
 

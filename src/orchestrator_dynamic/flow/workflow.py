@@ -64,6 +64,9 @@ TELEMETRY_FLUSH_EVERY = 200
 TELEMETRY_MAX_DELAY_MS = 2_000
 RECORDS_PER_ACTIVITY = 200
 LOCAL_C1_PATCH = "c1-validate-local-activity"
+# The status is mirrored in this memo key so a list of workflows reads every status at once.
+STATUS_MEMO = "status"
+STATUS_MEMO_PATCH = "status-memo"
 
 _EVENT_OF = {
     TransitionKind.DISPATCHED: TelemetryEventType.TICKET_ASSIGNED,
@@ -93,6 +96,20 @@ class FlowCWorkflow:
         self._metrics: dict[str, Any] = {}
         self._reason = ""
         self._timed_out: set[str] = set()
+
+    _status_now: WorkflowStatus
+    _status_memo = False  # decided once, first thing in run()
+
+    @property
+    def _status(self) -> WorkflowStatus:
+        return self._status_now
+
+    @_status.setter
+    def _status(self, status: WorkflowStatus) -> None:
+        # Every change is upserted into the memo (the start sets VALIDATING).
+        if self._status_memo and getattr(self, "_status_now", status) != status:
+            workflow.upsert_memo({STATUS_MEMO: status.value})
+        self._status_now = status
 
     # ------------------------------------------------------------ signals and queries
 
@@ -126,6 +143,9 @@ class FlowCWorkflow:
 
     @workflow.run
     async def run(self, inp: FlowInput) -> FlowResult:
+        # Asked before the first await: asked later, a replay could reach the call before the
+        # task that recorded its marker. Histories from before the patch replay without upserts.
+        self._status_memo = workflow.patched(STATUS_MEMO_PATCH)
         self._decision = inp.decision
         started = self._now()
         self._event(TelemetryEventType.FLOW_C_STARTED)

@@ -44,11 +44,11 @@ async def test_same_decision_twice_is_one_workflow(rig_factory: RigFactory) -> N
     first = await rig.submit(doc, unique=False)
     second = await rig.submit(doc, unique=False)
     assert first.workflow_id == second.workflow_id == doc["decision_id"]
-    assert (first.disposition, second.disposition) == ("started", "started")
+    assert (first.disposition, second.disposition) == ("started", "existing")
     view = await rig.finished_view(first.workflow_id)
     assert view.status is WorkflowStatus.COMPLETED
     third = await rig.submit(doc, unique=False)
-    assert third.disposition == "existing"
+    assert (third.disposition, third.status) == ("existing", "COMPLETED")
     ids = [t.ticket_id for t in rig.tickets_published() if t.status is TicketStatus.RUNNING]
     assert len(ids) == len(set(ids)) == 3
 
