@@ -68,8 +68,9 @@ async def test_writer_schema_comes_from_the_registry_and_is_cached(registry_url:
     client = SchemaRegistryClient(registry_url)
     raw, doc = framed_decision()
     StandIn.hits.clear()
-    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
-    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    for _ in range(2):
+        decoded = await decode_message("ConsolidatedDecision", raw, client.schema)
+        assert parse_decision(decoded) == parse_decision(doc)
     assert StandIn.hits == [f"/schemas/ids/{SCHEMA_ID}"]
     await client.close()
 
@@ -105,5 +106,6 @@ async def test_against_a_real_registry() -> None:
     client = SchemaRegistryClient(url)
     _, doc = framed_decision()
     raw = to_confluent(schema_id, encode_avro("ConsolidatedDecision", doc))
-    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    decoded = await decode_message("ConsolidatedDecision", raw, client.schema)
+    assert parse_decision(decoded) == parse_decision(doc)
     await client.close()
