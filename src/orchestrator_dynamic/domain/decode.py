@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -141,13 +142,24 @@ def hash_matches(decision: ConsolidatedDecision) -> bool:
                 if (aware, prefix, suffix) not in templates:
                     templates.append((aware, prefix, suffix))
     base = decision.created_at * _MICROS_PER_MS
-    for remainder in range(_MICROS_PER_MS + 1):
-        stamps = {aware: json.dumps(_iso(base + remainder, aware)) for aware in (True, False)}
-        for aware, prefix, suffix in templates:
-            text = f"{prefix}{stamps[aware]}{suffix}"
-            if hashlib.sha256(text.encode()).hexdigest() == expected:
-                return True
+    # Whole milliseconds first (the fixtures, and producers that send what they hashed), then
+    # each form through the remainders, the current upstream form first.
+    if any(_hashes_to(expected, t, f'"{_iso(base, t[0])}"') for t in templates):
+        return True
+    stamps: dict[bool, list[str]] = {}
+    for template in templates:
+        aware = template[0]
+        if aware not in stamps:  # ISO text is plain ASCII: its JSON is just quoted
+            later = range(base + 1, base + _MICROS_PER_MS + 1)
+            stamps[aware] = [f'"{_iso(micros, aware)}"' for micros in later]
+        if any(_hashes_to(expected, template, stamp) for stamp in stamps[aware]):
+            return True
     return False
+
+
+def _hashes_to(expected: str, template: tuple[bool, str, str], stamp: str) -> bool:
+    _, prefix, suffix = template
+    return hashlib.sha256(f"{prefix}{stamp}{suffix}".encode()).hexdigest() == expected
 
 
 def _hash_template(
@@ -166,5 +178,13 @@ def _hash_template(
 def _iso(micros: int, aware: bool) -> str:
     """``datetime.isoformat()`` of an epoch instant in microseconds (no fraction when it is 0,
     exactly as Python writes it)."""
-    moment = EPOCH + timedelta(microseconds=micros)
-    return (moment if aware else moment.replace(tzinfo=None)).isoformat()
+    seconds, fraction = divmod(micros, 1_000_000)
+    text = _iso_second(seconds)
+    if fraction:
+        text = f"{text}.{fraction:06d}"
+    return f"{text}+00:00" if aware else text
+
+
+@lru_cache(maxsize=8)
+def _iso_second(seconds: int) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()
