@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,23 @@ async def test_against_a_real_registry() -> None:
     decoded = await decode_message("ConsolidatedDecision", raw, client.schema)
     assert parse_decision(decoded) == parse_decision(doc)
     await client.close()
+
+
+def upstream_schemas_dir() -> Path:
+    default = Path(__file__).parents[3].parent / "shared" / "upstream" / "schemas"
+    return Path(os.environ.get("UPSTREAM_SCHEMAS_DIR", default))
+
+
+@pytest.mark.skipif(
+    not (upstream_schemas_dir() / "consolidated-decision.avsc").exists(),
+    reason="upstream's schemas are not beside the repo (UPSTREAM_SCHEMAS_DIR)",
+)
+async def test_upstream_published_schema_as_the_writer() -> None:
+    """Upstream's own consolidated-decision.avsc, as its producer registers it."""
+    writer = json.loads((upstream_schemas_dir() / "consolidated-decision.avsc").read_text())
+    doc = upstream_decision()
+    decoded = await decode_message(
+        "ConsolidatedDecision", as_avro(doc, 3, writer), lambda _: writer
+    )
+    assert parse_decision(decoded) == parse_decision(doc)
+    assert hash_matches(parse_decision(decoded))
