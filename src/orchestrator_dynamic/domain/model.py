@@ -265,6 +265,12 @@ class CognitivePlan(WireModel):
     def _band_lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
 
+    @field_validator("original_domain", mode="before")
+    @classmethod
+    def _domain_upper(cls, value: Any) -> Any:
+        # The translation engine copies the intent's domain as written (often lower-case).
+        return value.strip().upper() if isinstance(value, str) else value
+
     @property
     def needs_approval(self) -> bool:
         """A plan asks for a human when it says so or when it would destroy something."""

@@ -71,6 +71,14 @@ def test_plan_and_decision_timestamps_as_datetime_strings_are_normalised() -> No
     assert decision.created_at == MS
 
 
+def test_a_lower_case_domain_is_read_as_the_enum_symbol() -> None:
+    doc = upstream_decision()
+    plan = json.loads(doc["cognitive_plan"])
+    plan["original_domain"] = "security"
+    parsed = parse_plan(parse_decision({**doc, "cognitive_plan": json.dumps(plan)}))
+    assert parsed.original_domain == "SECURITY"
+
+
 def test_scalar_map_values_become_strings() -> None:
     doc = upstream_decision()
     doc["metadata"] = {"num_specialists": 3, "unanimous": True, "score": 0.5, "gone": None}
