@@ -18,7 +18,12 @@ from typing import Any, Protocol
 import structlog
 
 from orchestrator_dynamic.domain.decode import parse_result
-from orchestrator_dynamic.domain.errors import DependencyDown, Issue, MalformedMessage
+from orchestrator_dynamic.domain.errors import (
+    BusUnavailable,
+    DependencyDown,
+    Issue,
+    MalformedMessage,
+)
 from orchestrator_dynamic.domain.model import ExecutionResult
 from orchestrator_dynamic.domain.ports import BusMessage, Subscription
 from orchestrator_dynamic.observability import metrics, tracing
@@ -94,6 +99,8 @@ class Consumer(ABC):
             await self._dead_letter(message, exc.issues)
         except DependencyDown:
             raise  # an outage: retried in place, never dead-lettered
+        except OSError as exc:  # an untranslated network or timeout error: an outage too
+            raise DependencyDown("intake", f"{type(exc).__name__}: {exc}") from exc
         except Exception as exc:
             # One poison record must never stop the intake (an uncommitted record that raises
             # would be redelivered forever): it goes to the DLQ with the reason, and we move on.
@@ -195,6 +202,8 @@ async def decoded(decode: Decoder, message: BusMessage) -> dict[str, Any]:
         return await decode(message.value)
     except (MalformedMessage, DependencyDown):
         raise
+    except OSError as exc:  # the decoder could not reach something (a schema registry)
+        raise BusUnavailable("decoder", f"{type(exc).__name__}: {exc}") from exc
     except Exception as exc:
         reason = f"cannot be decoded: {type(exc).__name__}: {exc}"
         raise MalformedMessage([Issue("decode.failed", reason)]) from exc

@@ -182,3 +182,20 @@ async def test_a_handler_raising_anything_unforeseen_is_dead_lettered_not_raised
     [(_, value, headers)] = dlq.records
     assert (value, headers["dlq.reason_code"]) == (b"bug", "intake.unexpected_error")
     assert [d["value"] for d in sink.accepted] == ["ok"] and sub.committed == [0, 1]
+
+
+async def test_an_untranslated_network_error_is_an_outage_retried_not_a_dead_letter() -> None:
+    class Flaky(Sink):
+        async def submit(self, doc: dict[str, Any]) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionResetError("peer went away")
+            await super().submit(doc)
+
+    sub = ScriptedSubscription([b"a"])
+    dlq = FlakyPublisher()
+    sink = Flaky(failures=2)
+    consumer = intake(sub, dlq, sink)
+    assert await consumer.run_once() == 1
+    assert dlq.records == [] and [d["value"] for d in sink.accepted] == ["a"]
+    assert sub.committed == [0]
