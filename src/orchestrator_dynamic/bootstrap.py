@@ -74,6 +74,7 @@ def flow_options(settings: Settings) -> FlowOptions:
         timeout_buffer=sla.buffer_multiplier,
         default_timeout_ms=sla.default_timeout_ms,
         weights=(weights.risk, weights.qos, weights.sla),
+        task_type_aliases=dict(settings.task_type_aliases),
     )
 
 

@@ -16,6 +16,7 @@ from orchestrator_dynamic.domain.model import (
     OrchestrationIncident,
     TelemetryEvent,
 )
+from orchestrator_dynamic.domain.task_types import DEFAULT_TASK_TYPE_ALIASES
 
 WORKFLOW_NAME = "FlowC"
 
@@ -59,6 +60,10 @@ class FlowOptions:
     timeout_buffer: float = 3.0
     default_timeout_ms: int = 60_000
     weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    # upstream task type -> ticket task type (TASK_TYPE_ALIASES); absent in older histories
+    task_type_aliases: dict[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_TASK_TYPE_ALIASES)
+    )
 
 
 @dataclass

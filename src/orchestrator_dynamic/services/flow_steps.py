@@ -16,6 +16,7 @@ from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
+from orchestrator_dynamic.domain.task_types import alias_table
 from orchestrator_dynamic.flow.payloads import (
     AllocateInput,
     AllocateOutput,
@@ -70,7 +71,8 @@ class FlowDeps:
 
 def planning_config(options: FlowOptions) -> PlanningConfig:
     sla = SlaPolicy(options.min_timeout_ms, options.timeout_buffer, options.default_timeout_ms)
-    return PlanningConfig(sla=sla, weights=PriorityWeights(*options.weights))
+    weights = PriorityWeights(*options.weights)
+    return PlanningConfig(sla, weights, alias_table(options.task_type_aliases))
 
 
 class FlowSteps:
