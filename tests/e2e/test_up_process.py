@@ -24,7 +24,7 @@ from orchestrator_dynamic.adapters.temporal_dev_server import (
     TemporalDevServer,
 )
 from tests.conftest import DECISIONS
-from tests.e2e.service import Service, free_port
+from tests.e2e.service import BIN, Service, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -183,3 +183,23 @@ def test_a_second_up_on_the_same_data_dir_is_refused(tmp_path: Path) -> None:
         assert first.engine() is not None, "the first `up` keeps its server"
     finally:
         assert first.stop() == 0
+
+
+def test_ctrl_c_while_starting_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Ctrl-C as soon as the dev server is spawned (`up` still starting): exit 0, nothing left."""
+    svc = Service(tmp_path / "early")
+    svc.data_dir.mkdir(parents=True)
+    with open(svc.log, "ab") as log:
+        svc.proc = subprocess.Popen(
+            [str(BIN / "orchestrator-dynamic"), "up", "--data-dir", str(svc.data_dir)],
+            env={**svc.env, "API_PORT": str(svc.api_port)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while (record := ServerRecord.read(svc.data_dir / RECORD_FILE)) is None:
+        assert svc.proc.poll() is None and time.monotonic() < deadline, svc.log.read_text()
+        time.sleep(0.02)
+    assert svc.stop(signal.SIGINT) == 0, svc.log.read_text()
+    assert gone(record.pid, 5) and servers_of(svc.data_dir) == []
+    assert "Traceback" not in svc.log.read_text()

@@ -126,9 +126,10 @@ async def _start(settings: Settings, demo_workers: int, stack: AsyncExitStack) -
     worker = build_worker(
         runtime.temporal, settings.temporal.task_queue, FlowActivities(runtime.steps)
     )
+    # Subscribed before the API answers: a client that sees /health may publish at once.
+    loops = await background_loops(runtime)
     api = _api_server(runtime)
     await _listen(api, api_socket)
-    loops = await background_loops(runtime)
     if demo_workers:
         loops["demo-agents"] = _demo_pool(runtime, demo_workers).run
     tasks = {name: asyncio.create_task(run(), name=name) for name, run in loops.items()}
