@@ -64,3 +64,5 @@ def up_command(
         # One line, never wrapped: what failed, where, and the setting to change.
         err_console.print(exc.line(), style="red", soft_wrap=True, markup=False, highlight=False)
         raise typer.Exit(exc.code) from exc
+    except KeyboardInterrupt as exc:  # Ctrl-C before `up` took over the signals: nothing ran
+        raise typer.Exit(130) from exc

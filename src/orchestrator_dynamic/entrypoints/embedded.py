@@ -1,7 +1,7 @@
 """`orchestrator-dynamic up`: the whole service on one machine, in one command.
 
 Starts, in order: binds the API port, the Temporal dev server (unless TEMPORAL_HOST points at a
-cluster), the adapters, the Flow C worker, the HTTP API, the intake consumers, background flushers
+cluster), the adapters, the Flow C worker, the intake consumers, the HTTP API, background flushers
 and the simulated agents; the banner comes only once all of it runs. Ctrl-C (or SIGTERM) stops
 them in reverse order: the worker drains before the engine goes away, which is what keeps the
 SDK's shutdown clean. A start that fails says why in one line (StartupError).
