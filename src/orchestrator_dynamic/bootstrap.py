@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from orchestrator_dynamic.domain.errors import OrchestratorError
+from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
 from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
@@ -115,7 +115,10 @@ async def open_runtime(
         policy = await wiring.open_policy(settings, store, stack)
         temporal_conf = settings.temporal
         target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
-        client = await connect_temporal(target, temporal_conf.namespace)
+        try:
+            client = await connect_temporal(target, temporal_conf.namespace)
+        except (RPCError, RuntimeError, OSError) as exc:  # the SDK's errors, as the domain's
+            raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
         sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
         steps = FlowSteps(
             FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)
