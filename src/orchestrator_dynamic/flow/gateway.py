@@ -121,7 +121,10 @@ class FlowGateway:
                 return False
             raise EngineUnavailable("temporal", str(exc)) from exc
         worker_id = (ticket or {}).get("worker_id")
-        if self._scheduler and worker_id and result.status.value != "RUNNING":
+        # Only the allocated worker's answer frees its slot: a stray result from another agent
+        # is recorded by the workflow and changes nothing, capacity included.
+        ours = result.agent_id == worker_id
+        if self._scheduler and worker_id and ours and result.status.value != "RUNNING":
             await self._scheduler.release(result.ticket_id, worker_id)
         return True
 

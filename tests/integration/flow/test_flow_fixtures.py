@@ -49,7 +49,7 @@ async def test_same_decision_twice_is_one_workflow(rig_factory: RigFactory) -> N
     assert view.status is WorkflowStatus.COMPLETED
     third = await rig.submit(doc, unique=False)
     assert third.disposition == "existing"
-    ids = [t.ticket_id for t in rig.tickets_published() if t.status is TicketStatus.RUNNING]
+    ids = [t.ticket_id for t in rig.tickets_published() if t.status is TicketStatus.PENDING]
     assert len(ids) == len(set(ids)) == 3
 
 
