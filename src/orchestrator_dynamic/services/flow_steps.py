@@ -213,7 +213,8 @@ class FlowSteps:
         for record in dispatched:
             await self._save_ticket(inp.workflow_id, record, now)
         await self._telemetry.emit(inp.telemetry, now)
-        await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in inp.tickets])
+        # A stop notice (CANCELLED) is not work under an SLA any more: only dispatches are checked.
+        await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in dispatched])
 
     async def sla_checkpoint(
         self, stage: str, workflow_id: str, tickets: list[ExecutionTicket]
