@@ -31,6 +31,10 @@ from orchestrator_dynamic.domain.scoring import (
 )
 from orchestrator_dynamic.domain.tickets import compensation_ticket_id
 
+# Preemptions of one ticket that are re-dispatched for free; past this many a preemption counts
+# as a failed attempt, so a worker that always gives the task up cannot keep a plan going round.
+MAX_FREE_PREEMPTIONS = 10
+
 
 class TransitionKind(StrEnum):
     DISPATCHED = "DISPATCHED"
@@ -243,6 +247,9 @@ class ExecutionState:
 
     def _preempt(self, ticket: ExecutionTicket, result: ExecutionResult, now_ms: int) -> Transition:
         reason = result.error_message or "preempted by the worker"
+        if self.preemptions.get(ticket.ticket_id, 0) >= MAX_FREE_PREEMPTIONS:
+            detail = f"{reason} (preempted more than {MAX_FREE_PREEMPTIONS} times)"
+            return self._fail(ticket, now_ms, detail, TransitionKind.FAILED, result.agent_id)
         self.tickets[ticket.ticket_id] = ticket.model_copy(
             update={"status": TicketStatus.PENDING, "error_message": reason}
         )

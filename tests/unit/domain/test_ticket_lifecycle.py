@@ -16,6 +16,7 @@ from orchestrator_dynamic.domain.consolidation import (
     sla_violated,
 )
 from orchestrator_dynamic.domain.execution import (
+    MAX_FREE_PREEMPTIONS,
     ExecutionState,
     TransitionKind,
     compensation_action,
@@ -241,3 +242,20 @@ def test_result_payload_defaults_when_the_worker_sends_success_only() -> None:
     payload = parsed(doc).result
     assert payload == ExecutionResultPayload(success=False)
     assert ResultStatus("PREEMPTED") is ResultStatus.PREEMPTED
+
+
+def test_endless_preemption_ends_up_using_the_retry_budget() -> None:
+    state, ids = state_with_worker()
+    tid = ids["t1-build"]
+    free = 0
+    while True:
+        transition = state.apply(parsed(upstream_result(tid, "PREEMPTED")), T0 + free)
+        assert transition is not None
+        if transition.kind is not TransitionKind.PREEMPTED:
+            break
+        free += 1
+        state.ready(T0 + free)
+        state.dispatch(tid, T0 + free, {"worker_id": "w1"})
+    assert free == MAX_FREE_PREEMPTIONS
+    assert transition.kind is TransitionKind.RETRY_SCHEDULED
+    assert state.tickets[tid].retry_count == 1
