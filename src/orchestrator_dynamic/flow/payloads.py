@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator_dynamic.domain.model import (
     ExecutionResult,
+    ExecutionResultPayload,
     ExecutionTicket,
     OrchestrationIncident,
     TelemetryEvent,
@@ -134,6 +135,8 @@ class TicketRecord:
 
     ticket: ExecutionTicket
     history: list[dict[str, Any]] = field(default_factory=list)
+    # The worker's last result for the ticket: its output and logs are kept on the record.
+    report: ExecutionResultPayload | None = None
 
 
 @dataclass
@@ -166,12 +169,16 @@ class ConsolidateInput:
     issues: list[IssueView] = field(default_factory=list)
     approval: dict[str, Any] | None = None
     guardrails: list[str] = field(default_factory=list)
+    # Results refused because their agent_id was not the allocated worker.
+    foreign_results: list[dict[str, str]] = field(default_factory=list)
 
 
 @dataclass
 class ConsolidateOutput:
     metrics: dict[str, Any]
     incident: OrchestrationIncident | None = None
+    # The incident as published (the wire record plus worker_id and namespace when known).
+    incident_doc: dict[str, Any] | None = None
 
 
 @dataclass
@@ -184,6 +191,16 @@ class ApprovalSignal:
     approved: bool
     by: str
     reason: str = ""
+    at_ms: int = 0
+
+
+@dataclass
+class CancelSignal:
+    """Who cancels and why; sent just before the engine's cancellation request, which then
+    finds the reason on record (the first one wins)."""
+
+    reason: str = ""
+    by: str = "operator"
     at_ms: int = 0
 
 

@@ -77,13 +77,14 @@ class FlowRig:
         self.behaviour = behaviour
         self.log = AgentLog()
         self.agent_delay_s = 0.01
+        self.failure_text = "simulated failure"  # error_message of a failed attempt
         self._tasks: set[asyncio.Task[None]] = set()
         self.bus.on("execution.tickets", self._agent)
 
     async def _agent(self, record: Any) -> None:
         ticket = ExecutionTicket.model_validate_json(record.value)
         self.log.seen.append(ticket)
-        if ticket.status is not TicketStatus.RUNNING:
+        if ticket.status is not TicketStatus.PENDING:
             return
         self.log.started.setdefault(ticket.ticket_id, []).append(now_ms())
         outcome = self.behaviour(ticket)
@@ -101,7 +102,7 @@ class FlowRig:
             ticket_id=ticket.ticket_id,
             status=ResultStatus.COMPLETED if ok else ResultStatus.FAILED,
             result=ExecutionResultPayload(success=ok, output={"by": "agent"}),
-            error_message=None if ok else "simulated failure",
+            error_message=None if ok else self.failure_text,
             actual_duration_ms=5,
             agent_id=ticket.metadata.get("worker_id", "agent"),
             timestamp=now_ms(),
