@@ -82,8 +82,6 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     api_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     api_max_body_bytes: int = Field(1 << 20, ge=1024)
-    orchestrator_api_url: str = ""
-    orchestrator_api_token: SecretStr = SecretStr("")
 
     # -- bus
     kafka_bootstrap_servers: str = ""
@@ -185,6 +183,11 @@ class Settings(BaseSettings):
     retry_initial_interval_ms: int = Field(1_000, ge=1)
     retry_backoff_coefficient: float = Field(2.0, ge=1)
     retry_max_interval_ms: int = Field(60_000, ge=1)
+
+    # -- back-off between attempts of a failed ticket (frozen into each workflow when it starts)
+    ticket_retry_initial_interval_ms: int = Field(1_000, ge=1)
+    ticket_retry_backoff_coefficient: float = Field(2.0, ge=1)
+    ticket_retry_max_interval_ms: int = Field(60_000, ge=1)
 
     # -- observability
     otel_exporter_endpoint: str = ""

@@ -107,6 +107,9 @@ class AllocateInput:
     tickets: list[ExecutionTicket]
     now_ms: int
     approval: dict[str, Any] | None = None  # the human answer on record, for policies
+    # The priority weights the workflow started with (FlowOptions.weights), so C3 scores as C2
+    # and C4 do; None (histories from before the field) keeps the scheduler's configured ones.
+    weights: tuple[float, float, float] | None = None
 
 
 @dataclass

@@ -230,7 +230,9 @@ class FlowCWorkflow:
         self._step = "C3_ALLOCATE"
         allocated = await workflow.execute_local_activity_method(
             FlowActivities.allocate,
-            AllocateInput(batch, now, vars(self._approval) if self._approval else None),
+            AllocateInput(
+                batch, now, vars(self._approval) if self._approval else None, _weights(state)
+            ),
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
         records = []
@@ -440,6 +442,11 @@ class FlowCWorkflow:
     def _take_outbox(self) -> list[TelemetryEvent]:
         events, self._outbox = self._outbox, []
         return events
+
+
+def _weights(state: ExecutionState) -> tuple[float, float, float]:
+    w = state.weights
+    return (w.risk, w.qos, w.sla)
 
 
 def _sla_ok(ticket: ExecutionTicket, at_ms: int) -> bool:
