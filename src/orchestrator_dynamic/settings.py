@@ -189,6 +189,11 @@ class Settings(BaseSettings):
     ticket_retry_backoff_coefficient: float = Field(2.0, ge=1)
     ticket_retry_max_interval_ms: int = Field(60_000, ge=1)
 
+    # -- activity failures: a dependency outage is retried without limit (and shown); an
+    # unexpected error (a bug) is retried this many attempts, then fails the workflow
+    activity_unexpected_max_attempts: int = Field(5, ge=1)
+    stuck_step_alert_seconds: float = Field(300.0, gt=0)
+
     # -- observability
     otel_exporter_endpoint: str = ""
     otel_service_name: str = "orchestrator-dynamic"

@@ -44,9 +44,12 @@ async def run_up(settings: Settings, demo_workers: int) -> None:
     async with AsyncExitStack() as stack:
         target = await _engine(settings, stack)
         runtime = await stack.enter_async_context(open_runtime(settings, target))
-        worker = build_worker(
-            runtime.temporal, settings.temporal.task_queue, FlowActivities(runtime.steps)
+        activities = FlowActivities(
+            runtime.steps,
+            unexpected_max_attempts=settings.activity_unexpected_max_attempts,
+            stuck_after_s=settings.stuck_step_alert_seconds,
         )
+        worker = build_worker(runtime.temporal, settings.temporal.task_queue, activities)
         api = _api_server(runtime)
         loops = await background_loops(runtime)
         if demo_workers:

@@ -164,6 +164,9 @@ class ConsolidateInput:
     issues: list[IssueView] = field(default_factory=list)
     approval: dict[str, Any] | None = None
     guardrails: list[str] = field(default_factory=list)
+    # The step that failed for good and why ("" when every step went through): named by the
+    # incident.
+    step_error: str = ""
 
 
 @dataclass
@@ -216,6 +219,9 @@ class WorkflowView:
     guardrails: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    # While the current step retries after a dependency outage: {"message": "waiting for bus
+    # since …", "activity", "dependency", "error_type", "reason", "since_ms", "attempt"}.
+    waiting: dict[str, Any] | None = None
 
 
 @dataclass

@@ -55,6 +55,11 @@ DEADLINE_APPROACHING = Counter(
     "orchestration_deadline_approaching_total", "Tickets past the deadline warning threshold"
 )
 INCIDENTS = Counter("orchestration_incidents_total", "Incidents raised", ["incident_type"])
+ACTIVITY_RETRIES = Counter(
+    "orchestration_activity_retries_total",
+    "Failed activity attempts that will be retried (dependency outages and unexpected errors)",
+    ["activity", "error_type"],
+)
 TELEMETRY_BUFFERED = Counter(
     "orchestration_telemetry_buffered_total", "Telemetry frames kept in the store for later"
 )

@@ -258,6 +258,7 @@ class FlowSteps:
                 inp.decision.get("correlation_id"),
                 inp.decision.get("trace_id"),
                 now,
+                inp.step_error,
             )
             await self._publish_incident(incident)
         await self._save_result(inp, summary.as_dict(), incident, now)
