@@ -29,6 +29,7 @@ from tests.conftest import decision_bytes
 from tests.fakes import CapabilityScheduler, RecordingPublisher
 from tests.integration.flow.conftest import FAST
 from tests.integration.flow.harness import WORKERS, FlowRig
+from tests.integration.flow.test_replay_and_scale import replayer
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +131,8 @@ async def test_a_kafka_authorisation_refusal_fails_the_step_at_once(temporal_env
     stored = await rig.store.get(Collection.WORKFLOW_RESULTS, submission.workflow_id)
     assert stored is not None and stored["status"] == "FAILED"
     assert stored["reason"] == view.reason
+    history = await rig.client.get_workflow_handle(submission.workflow_id).fetch_history()
+    assert (await replayer().replay_workflow(history)).replay_failure is None
 
 
 async def test_a_bug_is_retried_a_bounded_number_of_times_then_fails_with_an_incident(
