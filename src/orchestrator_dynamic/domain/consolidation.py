@@ -131,10 +131,13 @@ def incident_for(
     correlation_id: str | None,
     trace_id: str | None,
     now_ms: int,
+    step_error: str = "",
 ) -> OrchestrationIncident:
-    """The one incident a failed workflow raises; its type says what went wrong first."""
+    """The one incident a failed workflow raises; its type says what went wrong first. A step
+    the orchestrator could not carry out (``step_error``) leaves the plan half done: an
+    INCONSISTENCY, whose first detail names the error."""
     failed = [t for t in tickets if t.status is TicketStatus.FAILED]
-    if not consolidation.consistent:
+    if step_error or not consolidation.consistent:
         kind = IncidentType.INCONSISTENCY
     elif any(t.ticket_id in timed_out for t in failed):
         kind = IncidentType.TICKET_TIMEOUT
@@ -142,7 +145,8 @@ def incident_for(
         kind = IncidentType.WORKER_FAILURE
     else:
         kind = IncidentType.SLA_VIOLATION
-    details = [f"{t.task_id}: {t.error_message or t.status.value}" for t in failed]
+    details = [step_error] if step_error else []
+    details += [f"{t.task_id}: {t.error_message or t.status.value}" for t in failed]
     details += consolidation.inconsistencies
     fields = {
         "incident_id": str(uuid.uuid5(INCIDENT_NAMESPACE, f"{workflow_id}:{kind.value}")),

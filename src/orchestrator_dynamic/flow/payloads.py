@@ -113,6 +113,9 @@ class AllocateInput:
     tickets: list[ExecutionTicket]
     now_ms: int
     approval: dict[str, Any] | None = None  # the human answer on record, for policies
+    # The priority weights the workflow started with (FlowOptions.weights), so C3 scores as C2
+    # and C4 do; None (histories from before the field) keeps the scheduler's configured ones.
+    weights: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -171,6 +174,9 @@ class ConsolidateInput:
     guardrails: list[str] = field(default_factory=list)
     # Results refused because their agent_id was not the allocated worker.
     foreign_results: list[dict[str, str]] = field(default_factory=list)
+    # The step that failed for good and why ("" when every step went through): named by the
+    # incident.
+    step_error: str = ""
 
 
 @dataclass
@@ -235,6 +241,9 @@ class WorkflowView:
     guardrails: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    # While the current step retries after a dependency outage: {"message": "waiting for bus
+    # since …", "activity", "dependency", "error_type", "reason", "since_ms", "attempt"}.
+    waiting: dict[str, Any] | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.domain.execution import (
@@ -52,13 +53,16 @@ with workflow.unsafe.imports_passed_through():
         WorkflowStatus,
         WorkflowView,
     )
+    from orchestrator_dynamic.flow.retrying import BOARD
 
-# Dependencies (bus, store) may be down for a while: keep retrying, never give up on a step.
+# Dependencies (bus, store, registry) may be down for a while: a step waits for them with
+# back-off, without an attempt limit. What retrying cannot fix, the activity raises as
+# non-retryable itself (classified once, in domain/errors.py), and an unexpected error only for
+# ACTIVITY_UNEXPECTED_MAX_ATTEMPTS attempts, so no step retries for ever on a bug.
 DEPENDENCY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["MalformedMessage", "PlanRefused"],
 )
 STEP_TIMEOUT = timedelta(seconds=30)
 LOCAL_TIMEOUT = timedelta(seconds=10)
@@ -72,6 +76,7 @@ STATUS_MEMO_PATCH = "status-memo"
 # On a final failure the tickets that never ran become CANCELLED (with their history and
 # telemetry); older histories left them PENDING.
 CANCEL_UNRUN_PATCH = "cancel-unrun-on-failure"
+STEP_FAILURE_PATCH = "step-failure-consolidates"
 
 _EVENT_OF = {
     TransitionKind.DISPATCHED: TelemetryEventType.TICKET_ASSIGNED,
@@ -102,6 +107,7 @@ class FlowCWorkflow:
         self._incidents: list[dict[str, Any]] = []
         self._metrics: dict[str, Any] = {}
         self._reason = ""
+        self._step_error = ""
         self._timed_out: set[str] = set()
         self._cancel: CancelSignal | None = None
         # Dispatched tickets whose publish is not confirmed yet: still PENDING to the outside.
@@ -152,6 +158,9 @@ class FlowCWorkflow:
             guardrails=self._guardrails,
             metrics=self._metrics,
             reason=self._reason,
+            # Read, never written, here: the activities' record of the current step's retries
+            # (flow/retrying.py); a query adds no command, so replay is untouched.
+            waiting=_waiting(),
         )
 
     # ------------------------------------------------------------ run
@@ -169,6 +178,17 @@ class FlowCWorkflow:
         except asyncio.CancelledError:
             await self._cancelled(inp, started)
             raise
+        except (ActivityError, ApplicationError) as exc:
+            # A step failed for good (refused, not found, unauthorised, or a bug that outlived
+            # its attempts): the workflow ends FAILED with the reason and an incident instead of
+            # failing bare. A local activity's failure arrives as the ApplicationError itself.
+            # Histories from before the patch failed bare and replay so.
+            if is_cancelled_exception(exc) or not workflow.patched(STEP_FAILURE_PATCH):
+                raise
+            self._step_error = _step_error(self._step, exc)
+            self._reason = self._step_error
+            self._step_event(self._step, failed=self._step_error)
+            status = WorkflowStatus.FAILED
         return await self._finish(inp, status, started)
 
     async def _run(self, inp: FlowInput) -> WorkflowStatus:
@@ -182,6 +202,7 @@ class FlowCWorkflow:
             FlowActivities.generate_tickets,
             GenerateInput(inp.decision, self._now(), inp.options),
             start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
         )
         self._step_event("C2_GENERATE_TICKETS", ticket_ids=[t.ticket_id for t in tickets])
         self._plan = self._state(tickets, inp)
@@ -276,8 +297,11 @@ class FlowCWorkflow:
         self._step = "C3_ALLOCATE"
         allocated = await workflow.execute_local_activity_method(
             FlowActivities.allocate,
-            AllocateInput(batch, now, vars(self._approval) if self._approval else None),
+            AllocateInput(
+                batch, now, vars(self._approval) if self._approval else None, _weights(state)
+            ),
             start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
         )
         records = []
         for allocation in allocated.allocations:
@@ -382,6 +406,7 @@ class FlowCWorkflow:
             approval=vars(self._approval) if self._approval else None,
             guardrails=self._guardrails,
             foreign_results=[r for s in self._states() for r in s.foreign_results],
+            step_error=self._step_error,
         )
 
     def _states(self) -> list[ExecutionState]:
@@ -510,6 +535,24 @@ class FlowCWorkflow:
     def _take_outbox(self) -> list[TelemetryEvent]:
         events, self._outbox = self._outbox, []
         return events
+
+
+def _step_error(step: str, exc: ActivityError | ApplicationError) -> str:
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    if isinstance(cause, ApplicationError):
+        return f"{step} failed: {cause.type}: {cause.message}"
+    return f"{step} failed: {cause or exc}"
+
+
+def _waiting() -> dict[str, Any] | None:
+    info = workflow.info()
+    entry = BOARD.waiting(info.workflow_id, info.run_id)
+    return dict(entry.as_dict()) if entry is not None else None
+
+
+def _weights(state: ExecutionState) -> tuple[float, float, float]:
+    w = state.weights
+    return (w.risk, w.qos, w.sla)
 
 
 def _sla_ok(ticket: ExecutionTicket, at_ms: int) -> bool:

@@ -60,6 +60,11 @@ FOREIGN_RESULTS = Counter(
     "Worker results not applied because their agent_id is not the ticket's allocated worker",
     ["status"],
 )
+ACTIVITY_RETRIES = Counter(
+    "orchestration_activity_retries_total",
+    "Failed activity attempts that will be retried (dependency outages and unexpected errors)",
+    ["activity", "error_type"],
+)
 TELEMETRY_BUFFERED = Counter(
     "orchestration_telemetry_buffered_total", "Telemetry frames kept in the store for later"
 )

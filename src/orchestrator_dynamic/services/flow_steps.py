@@ -177,8 +177,10 @@ class FlowSteps:
         # Policy feature flags steer the scheduler: a ticket outside the intelligent scheduler's
         # namespaces and risk bands is placed by rotation instead.
         intelligent = checks.flags.get("intelligent_scheduler")
+        # The workflow's own weights (frozen when it started), not this process's settings.
+        weights = PriorityWeights(*inp.weights) if inp.weights is not None else None
         allocation = await self._deps.scheduler.allocate(
-            ticket, inp.now_ms, intelligent=intelligent
+            ticket, inp.now_ms, intelligent=intelligent, weights=weights
         )
         if (refused := await checks.after(allocation)) is not None:
             if allocation.worker_id:
@@ -281,6 +283,7 @@ class FlowSteps:
                 inp.decision.get("correlation_id"),
                 inp.decision.get("trace_id"),
                 now,
+                inp.step_error,
             )
             incident_doc = incident_document(incident, [*inp.tickets, *inp.compensations])
             await self._publish_incident(incident, incident_doc)

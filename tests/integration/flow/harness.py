@@ -60,17 +60,20 @@ class FlowRig:
         scheduler: Scheduler | None = None,
         policy: Callable[[Store], Any] | None = None,
         store: Any = None,
+        bus: RecordingPublisher | None = None,
+        unexpected_max_attempts: int = 5,
     ) -> None:
         self.client = client
         self.task_queue = f"flow-test-{uuid.uuid4().hex[:8]}"
         self.store = store if store is not None else MemoryStoreFake()
-        self.bus = RecordingPublisher()
+        self.bus = bus if bus is not None else RecordingPublisher()
         self.scheduler: Scheduler = scheduler or CapabilityScheduler(
             workers={k: set(v) for k, v in WORKERS.items()}
         )
         validator = policy(self.store) if policy else None  # built over this rig's store
         steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms, policy=validator))
-        self.worker: Worker = build_worker(client, self.task_queue, FlowActivities(steps))
+        activities = FlowActivities(steps, unexpected_max_attempts=unexpected_max_attempts)
+        self.worker: Worker = build_worker(client, self.task_queue, activities)
         self.gateway = FlowGateway(
             client, self.task_queue, self.store, lambda: options, now_ms, self.scheduler
         )
