@@ -123,7 +123,7 @@ async def ours_once(
 ) -> tuple[float, float]:
     body = {**doc, "decision_id": f"bench-{uuid.uuid4().hex[:12]}"}
     started = time.perf_counter()
-    await gateway.submit(parse_decision(body))
+    await gateway.start(parse_decision(body))
     handle = gateway._client.get_workflow_handle(body["decision_id"])
     await handle.result()
     return agents.first_ticket[body["decision_id"]] - started, time.perf_counter() - started

@@ -7,7 +7,6 @@ Serialised by the pydantic data converter, so domain models may travel inside.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from orchestrator_dynamic.domain.model import (
@@ -19,32 +18,15 @@ from orchestrator_dynamic.domain.model import (
 )
 from orchestrator_dynamic.domain.task_types import DEFAULT_TASK_TYPE_ALIASES
 
+# The query's answer and the status vocabulary are the domain's (the workflow-engine port speaks
+# them); re-exported here, where the workflow and its activities have always found them.
+from orchestrator_dynamic.domain.workflows import TERMINAL as TERMINAL  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import IssueView as IssueView  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import TicketView as TicketView  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import WorkflowStatus as WorkflowStatus  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import WorkflowView as WorkflowView  # noqa: PLC0414
+
 WORKFLOW_NAME = "FlowC"
-
-
-class WorkflowStatus(StrEnum):
-    VALIDATING = "VALIDATING"
-    AWAITING_APPROVAL = "AWAITING_APPROVAL"
-    RUNNING = "RUNNING"
-    COMPENSATING = "COMPENSATING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    REFUSED = "REFUSED"
-    REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-
-TERMINAL = {
-    WorkflowStatus.COMPLETED,
-    WorkflowStatus.FAILED,
-    WorkflowStatus.REFUSED,
-    WorkflowStatus.REJECTED,
-    WorkflowStatus.CANCELLED,
-}
 
 
 @dataclass
@@ -71,13 +53,6 @@ class FlowOptions:
 class FlowInput:
     decision: dict[str, Any]
     options: FlowOptions = field(default_factory=FlowOptions)
-
-
-@dataclass
-class IssueView:
-    code: str
-    message: str
-    path: str = ""
 
 
 @dataclass
@@ -208,42 +183,6 @@ class CancelSignal:
     reason: str = ""
     by: str = "operator"
     at_ms: int = 0
-
-
-@dataclass
-class TicketView:
-    ticket_id: str
-    task_id: str
-    task_type: str
-    status: str
-    worker_id: str | None
-    started_at: int | None
-    completed_at: int | None
-    retry_count: int
-    compensation_ticket_id: str | None
-    deadline: int
-    error_message: str | None = None
-
-
-@dataclass
-class WorkflowView:
-    """What `status` shows: answered by the workflow's query while it runs."""
-
-    workflow_id: str
-    status: WorkflowStatus
-    step: str
-    decision_id: str
-    plan_id: str
-    tickets: list[TicketView] = field(default_factory=list)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[IssueView] = field(default_factory=list)
-    approval: dict[str, Any] | None = None
-    guardrails: list[str] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-    # While the current step retries after a dependency outage: {"message": "waiting for bus
-    # since …", "activity", "dependency", "error_type", "reason", "since_ms", "attempt"}.
-    waiting: dict[str, Any] | None = None
 
 
 @dataclass

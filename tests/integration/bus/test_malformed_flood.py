@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
-from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision
+from orchestrator_dynamic.domain.model import ConsolidatedDecision
 from orchestrator_dynamic.services.dead_letters import DeadLetters
 from orchestrator_dynamic.services.intake import DecisionIntake
 from orchestrator_dynamic.services.operations import Operations
@@ -41,10 +41,9 @@ class RecordingGateway:
 
     started: list[str] = field(default_factory=list)
 
-    async def submit(
-        self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None
-    ) -> Any:
+    async def start(self, decision: ConsolidatedDecision) -> str:
         self.started.append(decision.decision_id)
+        return "started"
 
 
 def encoded(doc: dict[str, Any]) -> bytes:

@@ -23,11 +23,13 @@ from orchestrator_dynamic.domain.model import (
     TicketStatus,
 )
 from orchestrator_dynamic.domain.ports import Scheduler, Store
+from orchestrator_dynamic.domain.workflows import Submission
 from orchestrator_dynamic.flow.activities import FlowActivities
-from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
+from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions, WorkflowStatus, WorkflowView
 from orchestrator_dynamic.flow.worker import build_worker
 from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.services.operations import Operations
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher, settle
 
 WORKERS = {
@@ -77,6 +79,8 @@ class FlowRig:
         self.gateway = FlowGateway(
             client, self.task_queue, self.store, lambda: options, now_ms, self.scheduler
         )
+        # Submissions go through the service, which keeps the decisions ledger.
+        self.operations = Operations(self.gateway, self.store, now_ms)
         self.behaviour = behaviour
         self.log = AgentLog()
         self.agent_delay_s = 0.01
@@ -118,7 +122,7 @@ class FlowRig:
         body = dict(doc) if isinstance(doc, dict) else json.loads(doc)
         if unique and "decision_id" in body:
             body["decision_id"] = f"{body['decision_id']}-{uuid.uuid4().hex[:8]}"
-        return await self.gateway.submit(parse_decision(body))
+        return await self.operations.start(parse_decision(body))
 
     async def finished_view(self, workflow_id: str, timeout_s: float = 60) -> WorkflowView:
         handle = self.client.get_workflow_handle(workflow_id)
