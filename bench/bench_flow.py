@@ -38,8 +38,8 @@ from orchestrator_dynamic.domain.scoring import WorkerProfile
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.flow.worker import SANDBOX, build_worker, connect
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "decisions"

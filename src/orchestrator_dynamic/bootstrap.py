@@ -22,10 +22,10 @@ from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorEr
 from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps, Topics
 from orchestrator_dynamic.flow.worker import connect
 from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.dead_letters import DeadLetters
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps, Topics
 from orchestrator_dynamic.services.intake import DecisionIntake, ResultIntake
 from orchestrator_dynamic.services.operations import Operations
 from orchestrator_dynamic.services.readiness import Readiness

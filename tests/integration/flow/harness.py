@@ -27,8 +27,8 @@ from orchestrator_dynamic.domain.workflows import Submission
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions, WorkflowStatus, WorkflowView
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.flow.worker import build_worker
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.operations import Operations
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher, settle
 

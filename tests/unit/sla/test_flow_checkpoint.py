@@ -16,7 +16,7 @@ from orchestrator_dynamic.flow.payloads import (
     PublishInput,
     TicketRecord,
 )
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from tests.conftest import decision_doc
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher

@@ -1,4 +1,6 @@
-"""The work behind each Flow C activity (C1-C6). Activities make one call into this class."""
+"""The work behind each Flow C activity (C1-C6): workflow payloads in, calls into the services
+and ports out, payloads back. Activities make one call into this class; the services it calls
+know nothing of the workflow engine."""
 
 from __future__ import annotations
 
@@ -38,18 +40,18 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateOutput,
     WorkflowStatus,
 )
+from orchestrator_dynamic.flow.ticket_policy import TicketChecks
 from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
 from orchestrator_dynamic.services.decision_ledger import record_decision
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.policy import PolicyValidator
 from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
-from orchestrator_dynamic.services.ticket_policy import TicketChecks
 
 log = structlog.get_logger(__name__)
 
-PlanPolicyCheck = Callable[..., Any]
 _TRACED = {"ticket_id", "decision_id", "plan_id", "intent_id"}
 
 
@@ -70,7 +72,7 @@ class FlowDeps:
     scheduler: Scheduler
     clock: Callable[[], int]
     topics: Topics = field(default_factory=Topics)
-    policy: Any | None = None  # services.policy.PolicyValidator when enabled
+    policy: PolicyValidator | None = None  # None when OPA_ENABLED is off
     sla: SlaMonitor | None = None  # proactive SLA checkpoint after C4 publishes
 
 
