@@ -18,7 +18,7 @@ PACKAGE = Path(orchestrator_dynamic.__file__).parent
 NAME = "orchestrator_dynamic"
 # What services and the domain must never reach: the workflow engine's code, the adapters, the
 # composition root and the entrypoints (each depends on them, not the other way round).
-OUTWARD = ("flow", "adapters", "entrypoints", "bootstrap", "wiring", "settings")
+OUTWARD = ("flow", "adapters", "entrypoints", "bootstrap", "settings")
 # The domain is pure: the standard library, Pydantic and its own modules.
 DOMAIN_THIRD_PARTY = {"pydantic", "pydantic_core", "annotated_types"}
 

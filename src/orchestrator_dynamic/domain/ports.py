@@ -76,6 +76,10 @@ class MessageBus(Publisher, Protocol):
 
     async def stop(self) -> None: ...
 
+    async def ping(self) -> None:
+        """Readiness: raise BusUnavailable when the broker (or the local log) cannot be reached."""
+        ...
+
     async def subscribe(self, topics: Sequence[str], group_id: str) -> Subscription: ...
 
 
@@ -170,6 +174,10 @@ class Cache(Protocol):
         """Remove ``key`` atomically; True when it existed (so only one caller wins)."""
         ...
 
+    async def ping(self) -> None:
+        """Readiness: raise CacheUnavailable when the cache cannot be reached."""
+        ...
+
 
 # ---------------------------------------------------------------- worker registry
 
@@ -189,6 +197,10 @@ class WorkerRegistry(Protocol):
     async def register(self, worker: WorkerProfile) -> None: ...
 
     async def heartbeat(self, worker_id: str, active_tasks: int | None = None) -> None: ...
+
+    async def ping(self) -> None:
+        """Readiness: raise RegistryUnavailable when the registry cannot be reached."""
+        ...
 
 
 # ---------------------------------------------------------------- scheduler
@@ -246,6 +258,10 @@ class PolicyDecision:
 class PolicyEngine(Protocol):
     async def evaluate(self, package: str, input_doc: Mapping[str, Any]) -> PolicyDecision:
         """Evaluate one policy package (``neuralhive/orchestrator/resource_limits``...)."""
+        ...
+
+    async def ping(self) -> None:
+        """Readiness: raise PolicyUnavailable when the engine cannot answer."""
         ...
 
 

@@ -218,10 +218,8 @@ class PolicyValidator:
         return await self._run(ALLOCATION_PACKAGES, doc, scope, now_ms)
 
     async def ping(self) -> None:
-        """Readiness: the engine's own check when it has one."""
-        ping = getattr(self._engine, "ping", None)
-        if ping is not None:
-            await ping()
+        """Readiness: the engine's own check."""
+        await self._engine.ping()
 
     def input_document(
         self,
