@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from orchestrator_dynamic.entrypoints.api_client import ApiClient, ApiError
@@ -61,7 +62,8 @@ def client(api_url: str | None, token: str | None) -> ApiClient:
 
 def fail(exc: ApiError) -> typer.Exit:
     # The problem's detail repeats its errors: with errors, the title and one line each.
-    err_console.print(f"[red]error[/red] {exc.title if exc.errors else exc}", soft_wrap=True)
+    message = escape(exc.title if exc.errors else str(exc))
+    err_console.print(f"[red]error[/red] {message}", soft_wrap=True)
     for error in exc.errors:
         line = f"  {error.get('field') or '<body>'}: {error.get('reason')}"
         err_console.print(line, soft_wrap=True, markup=False)
