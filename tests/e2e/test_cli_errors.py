@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -104,3 +105,11 @@ def test_policy_directory_missing(tmp_path: Path) -> None:
         ],
     )
     one_line_error(evaluated, 1)
+
+
+def test_plan_with_unreadable_policies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OPA_POLICY_DIR", str(tmp_path / "none"))
+    decision = Path(__file__).parent.parent / "fixtures" / "decisions" / "approve-5-task-dag.json"
+    result = runner.invoke(app, ["plan", str(decision), "--json"])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert [e["code"] for e in json.loads(result.stdout)["errors"]] == ["policy.unavailable"]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 
 from orchestrator_dynamic.domain.decode import hash_matches
-from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused, PolicyUnavailable
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
 from orchestrator_dynamic.entrypoints.cli_policy import policy_issues, unique
 from orchestrator_dynamic.entrypoints.console import (
@@ -53,13 +53,17 @@ def plan_command(
         )
     except PlanRefused as exc:
         _fail(as_json, [i.as_dict() for i in exc.issues], EXIT_REFUSED)
-    warnings = []
+    warnings: list[dict[str, str]] = []
     if not hash_matches(planned.decision):
         # As the service does on submit: refused under DECISION_HASH_VERIFY, else run with a warning.
         if settings.decision_hash_verify:
             _fail(as_json, [dict(HASH_MISMATCH, message=HASH_MESSAGE)], EXIT_REFUSED)
         warnings.append(dict(HASH_MISMATCH, message=HASH_WARNING))
-    violations, policy_warnings = policy_issues(planned, now, settings)
+    try:
+        violations, policy_warnings = policy_issues(planned, now, settings)
+    except PolicyUnavailable as exc:  # the policies themselves cannot be read (OPA_POLICY_DIR)
+        issue = {"code": "policy.unavailable", "message": exc.reason, "path": "OPA_POLICY_DIR"}
+        _fail(as_json, [issue], EXIT_UNREADABLE)
     if violations:
         _fail(as_json, violations, EXIT_REFUSED, warnings + policy_warnings)
     _show(planned, as_json, warnings + policy_warnings)
