@@ -227,7 +227,7 @@ def purge_command(
 def _on_store(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one store command: a store that cannot be reached or opened is one line, exit 1;
     a STORE_URL this build cannot use is a configuration error, exit 2."""
-    from orchestrator_dynamic.wiring import UnsupportedBackend
+    from orchestrator_dynamic.bootstrap import UnsupportedBackend
 
     try:
         return asyncio.run(work())
