@@ -104,7 +104,6 @@ def flow_options(settings: Settings) -> FlowOptions:
         retry_max_ms=settings.ticket_retry_max_interval_ms,
         min_timeout_ms=sla.min_timeout_ms,
         timeout_buffer=sla.buffer_multiplier,
-        default_timeout_ms=sla.default_timeout_ms,
         weights=(weights.risk, weights.qos, weights.sla),
         task_type_aliases=dict(settings.task_type_aliases),
     )

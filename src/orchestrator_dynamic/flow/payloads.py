@@ -41,7 +41,7 @@ class FlowOptions:
     retry_max_ms: int = 60_000
     min_timeout_ms: int = 60_000
     timeout_buffer: float = 3.0
-    default_timeout_ms: int = 60_000
+    default_timeout_ms: int = 60_000  # read by nothing any more; recorded histories carry it
     weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
     # upstream task type -> ticket task type (TASK_TYPE_ALIASES); absent in older histories
     task_type_aliases: dict[str, str] = field(

@@ -77,7 +77,7 @@ class FlowDeps:
 
 
 def planning_config(options: FlowOptions) -> PlanningConfig:
-    sla = SlaPolicy(options.min_timeout_ms, options.timeout_buffer, options.default_timeout_ms)
+    sla = SlaPolicy(options.min_timeout_ms, options.timeout_buffer)
     weights = PriorityWeights(*options.weights)
     return PlanningConfig(sla, weights, alias_table(options.task_type_aliases))
 
