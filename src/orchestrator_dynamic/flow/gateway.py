@@ -75,11 +75,10 @@ class FlowGateway:
     async def start(self, decision: ConsolidatedDecision) -> str:
         """Start the decision's workflow: ``started``, or ``existing`` when one (running or
         finished) has its id. What the decision's ledger says is the caller's business."""
-        doc = decision.model_dump(mode="json")
         try:
             await self._client.start_workflow(
                 WORKFLOW_NAME,
-                FlowInput(doc, self._options()),
+                FlowInput(decision, self._options()),
                 id=decision.decision_id,
                 task_queue=self._task_queue,
                 # Running or finished, a workflow with this id means the decision was seen:

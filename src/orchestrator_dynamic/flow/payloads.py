@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orchestrator_dynamic.domain.model import (
+    ConsolidatedDecision,
     ExecutionResult,
     ExecutionResultPayload,
     ExecutionTicket,
@@ -49,15 +50,19 @@ class FlowOptions:
     )
 
 
+# The decision travels typed. On the wire it is the model's JSON, exactly the dict that inputs
+# recorded before carried, so recorded histories and activities already queued decode into it.
+
+
 @dataclass
 class FlowInput:
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision
     options: FlowOptions = field(default_factory=FlowOptions)
 
 
 @dataclass
 class ValidateInput:
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision
     workflow_id: str
     options: FlowOptions
 
@@ -74,7 +79,7 @@ class ValidateOutput:
 
 @dataclass
 class GenerateInput:
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision
     created_at_ms: int
     options: FlowOptions
 
@@ -136,7 +141,7 @@ class TelemetryInput:
 @dataclass
 class ConsolidateInput:
     workflow_id: str
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision  # without its cognitive_plan: C5 needs only the ids
     status: WorkflowStatus
     tickets: list[ExecutionTicket]
     compensations: list[ExecutionTicket]
