@@ -80,25 +80,16 @@ async def ensure_registered(client: Client, namespace: str) -> bool:
     when they are missing and cannot be added (no operator rights, a managed cluster): the
     workflows then start without them. True when they are there or cannot be checked; a start
     that the engine refuses for them still falls back (see the gateway)."""
-    operator = client.operator_service
     try:
-        known = await operator.list_search_attributes(
-            ListSearchAttributesRequest(namespace=namespace)
-        )
+        missing = await _missing(client, namespace)
     except RPCError as exc:
         log.warning("search_attributes_unchecked", namespace=namespace, reason=exc.message)
         return True
-    registered = {**known.system_attributes, **known.custom_attributes}
-    missing = [name for name in NAMES if name not in registered]
     if not missing:
         return True
-    keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
     try:
-        await operator.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=namespace, search_attributes=dict.fromkeys(missing, keyword)
-            )
-        )
+        # One by one: an older server refuses a batch that holds one it knows.
+        added = [name for name in missing if await _add(client, namespace, name)]
     except RPCError as exc:
         log.warning(
             "search_attributes_unregistered",
@@ -108,5 +99,32 @@ async def ensure_registered(client: Client, namespace: str) -> bool:
             hint="temporal operator search-attribute create --name NAME --type Keyword",
         )
         return False
-    log.info("search_attributes_registered", namespace=namespace, added=",".join(missing))
+    if added:
+        log.info("search_attributes_registered", namespace=namespace, added=",".join(added))
+    return True
+
+
+async def _missing(client: Client, namespace: str) -> list[str]:
+    try:
+        known = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace=namespace)
+        )
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.UNIMPLEMENTED:
+            return list(NAMES)  # a server that cannot list them may still add them
+        raise
+    registered = {**known.system_attributes, **known.custom_attributes}
+    return [name for name in NAMES if name not in registered]
+
+
+async def _add(client: Client, namespace: str, name: str) -> bool:
+    """Whether the attribute was added (False: the server had it already)."""
+    keyword = IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+    request = AddSearchAttributesRequest(namespace=namespace, search_attributes={name: keyword})
+    try:
+        await client.operator_service.add_search_attributes(request)
+    except RPCError as exc:
+        if exc.status is RPCStatusCode.ALREADY_EXISTS:  # older servers are not idempotent
+            return False
+        raise
     return True

@@ -31,6 +31,7 @@ from orchestrator_dynamic.flow.worker import DATA_CONVERTER
 from tests.conftest import decision_doc
 from tests.integration.flow.conftest import FAST
 from tests.integration.flow.harness import FlowRig, now_ms
+from tests.integration.flow.test_approval_timeout import time_skipping_server
 
 
 def unique_decision(name: str) -> dict[str, Any]:
@@ -166,3 +167,29 @@ async def test_startup_that_cannot_register_them_starts_workflows_without(
         assert (await rig.finished_view(doc["decision_id"])).status is WorkflowStatus.COMPLETED
     said = [e for e in logs if e["event"].startswith("search_attributes")]
     assert not said, said  # said once, at startup
+
+
+async def test_registering_where_the_server_can_neither_list_nor_re_add_them() -> None:
+    """Temporal's time-skipping test server: no ListSearchAttributes, and a second add of a known
+    attribute is refused as ALREADY_EXISTS (as older clusters do)."""
+    from temporalio.testing import WorkflowEnvironment
+
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=time_skipping_server(), data_converter=DATA_CONVERTER
+    )
+    try:
+        with capture_logs() as logs:
+            for _ in range(2):
+                assert await search_attributes.ensure_registered(env.client, "default")
+            rig = FlowRig(env.client, FAST, lambda t: True)
+            doc = unique_decision("approve-5-task-dag")
+            async with rig.worker:
+                assert (await rig.submit(doc, unique=False)).disposition == "started"
+        said = [e for e in logs if e["event"].startswith("search_attributes_")]
+        assert [e["event"] for e in said] == ["search_attributes_registered"], said
+        described = await env.client.get_workflow_handle(doc["decision_id"]).describe()
+        assert {p.key.name for p in described.typed_search_attributes} >= set(
+            search_attributes.NAMES
+        )
+    finally:
+        await env.shutdown()
