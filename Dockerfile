@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Orchestrator Dynamic image: the wheel is built in the first stage, the runtime stage installs
 # only that wheel and its runtime dependencies into a virtualenv. tests/deploy/test_image_install.py
 # runs these same steps (build the wheel, fresh venv, install, `--help`, `plan`) on every `make test`.

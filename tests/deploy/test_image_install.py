@@ -77,15 +77,54 @@ def image(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict
     run([*pip, "install", "--quiet", str(built[0])], cwd=work)
     data = work / "data"
     data.mkdir()
+    # The runtime stage's ENV, with its two paths moved under this test's directory.
     env = {
-        "PATH": f"{prefix / 'bin'}:/usr/bin:/bin",
-        "DATA_DIR": str(data),
-        "HOME": str(data),
-        "TMPDIR": str(data),
-        "PYTHONDONTWRITEBYTECODE": "1",
-        "LOG_FORMAT": "json",
+        name: value.replace(IMAGE_DATA_DIR, str(data))
+        .replace(IMAGE_VENV, str(prefix))
+        .replace("$PATH", "/usr/bin:/bin")
+        for name, value in runtime_env().items()
     }
     yield prefix, env
+
+
+IMAGE_DATA_DIR = "/var/lib/orchestrator-dynamic"
+IMAGE_VENV = "/opt/orchestrator-dynamic"
+
+
+def runtime_env() -> dict[str, str]:
+    """Every `ENV NAME=value` of the Dockerfile's runtime stage."""
+    runtime = DOCKERFILE.read_text().split(" AS runtime", 1)[1].replace("\\\n", " ")
+    env: dict[str, str] = {}
+    for line in runtime.splitlines():
+        if line.startswith("ENV "):
+            env.update(re.findall(r"(\w+)=(\S+)", line))
+    return env
+
+
+def test_runtime_env_keeps_every_writable_path_under_data_dir() -> None:
+    env = runtime_env()
+    assert env["DATA_DIR"] == IMAGE_DATA_DIR
+    for name in ("HOME", "TMPDIR"):
+        assert env[name] == IMAGE_DATA_DIR, name
+    assert env["PYTHONDONTWRITEBYTECODE"] == "1"
+    assert env["API_HOST"] == "0.0.0.0"
+
+
+def test_the_image_refuses_an_open_api_in_one_line(image: tuple[Path, dict[str, str]]) -> None:
+    """API_HOST is 0.0.0.0 in the image: without API_TOKENS `up` must stop, saying why."""
+    _prefix, env = image
+    done = subprocess.run(
+        ["orchestrator-dynamic", "up"],
+        cwd=env["DATA_DIR"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "API_TOKENS" in done.stderr + done.stdout
+    assert "Traceback" not in done.stderr
 
 
 def test_build_stage_copies_only_the_package_sources() -> None:
