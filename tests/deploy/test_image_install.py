@@ -16,8 +16,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import venv
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import DECISIONS
+from tests.e2e.service import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -182,3 +185,62 @@ def test_dockerfile_shape() -> None:
     assert 'ENTRYPOINT ["orchestrator-dynamic"]' in text
     assert "-slim" in text
     assert os.path.exists(ROOT / ".dockerignore")
+
+
+def dockerfile_json(instruction: str) -> list[str]:
+    """The exec-form JSON array of the runtime stage's CMD, or of HEALTHCHECK's CMD."""
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    for line in text.splitlines():
+        if line.startswith(f"{instruction} "):
+            start = line.index("[", line.index("CMD") if instruction == "HEALTHCHECK" else 0)
+            found: list[str] = json.loads(line[start:])
+            return found
+    raise AssertionError(f"no {instruction} in the Dockerfile")
+
+
+def tree(root: Path) -> dict[str, float]:
+    return {str(p): p.stat().st_mtime for p in root.rglob("*")}
+
+
+def test_the_default_command_serves_health_and_writes_only_under_data_dir(
+    image: tuple[Path, dict[str, str]],
+) -> None:
+    """CMD and HEALTHCHECK as the image runs them: `up` answers the health check, and the
+    installed tree is left untouched (what a read-only root filesystem requires)."""
+    prefix, env = image
+    env = {
+        **env,
+        "API_TOKENS": '{"image-test-token": "admin"}',
+        "API_PORT": str(free_port()),
+        "TEMPORAL_PORT": str(free_port()),
+        "TEMPORAL_UI_PORT": str(free_port()),
+    }
+    before = tree(prefix)
+    log = Path(env["DATA_DIR"]) / "up.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["orchestrator-dynamic", *dockerfile_json("CMD")],
+            cwd=env["DATA_DIR"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    healthcheck = dockerfile_json("HEALTHCHECK")
+    try:
+        deadline = time.monotonic() + 90
+        healthy = False
+        while time.monotonic() < deadline and not healthy:
+            assert proc.poll() is None, log.read_text()
+            check = subprocess.run(
+                healthcheck, env=env, capture_output=True, timeout=10, check=False
+            )
+            healthy = check.returncode == 0
+            if not healthy:
+                time.sleep(0.5)
+        assert healthy, log.read_text()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    assert code == 0, log.read_text()
+    assert tree(prefix) == before, "the service wrote into its installed tree"
+    assert (Path(env["DATA_DIR"]) / "temporal.db").exists()
