@@ -241,3 +241,26 @@ def test_every_panel_query_runs_on_prometheus(
         if (uid, row) in MUST_HAVE_DATA and not has:
             empty.append(f"{row} / {title}")
     assert empty == [], f"{uid}: panels without data after the fixtures ran: {empty}"
+
+
+def test_every_panel_query_runs_as_grafana_runs_it_over_a_range(
+    scraped: tuple[Prometheus, set[str]],
+) -> None:
+    """Grafana's time series panels send range queries: the same expressions over the last
+    minutes with a step, through /api/v1/query_range."""
+    prometheus, _ = scraped
+    end = time.time()
+    for uid, board in sorted(committed().items()):
+        for _row, title, expr in promql(board):
+            response = httpx.get(
+                f"{prometheus.url}/api/v1/query_range",
+                params={
+                    "query": expr.replace("$__rate_interval", RATE_INTERVAL),
+                    "start": end - 120,
+                    "end": end,
+                    "step": 5,
+                },
+                timeout=10,
+            )
+            doc = response.json()
+            assert doc["status"] == "success", f"{uid} / {title}: {doc.get('error')}"

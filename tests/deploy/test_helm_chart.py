@@ -336,3 +336,17 @@ def test_the_chart_readme_lists_every_value() -> None:
             continue
         missing.append(path)
     assert missing == []
+
+
+def test_the_packaged_chart_carries_the_rule_files_and_policies(
+    chart: helm.Chart, tmp_path: Path
+) -> None:
+    """`helm package` resolves the rules/ and policies/ links into files: the archive an
+    operator installs renders the same manifests as the chart directory, tests left out."""
+    archive = Path(chart.save(tmp_path))
+    with helm.Chart.load(archive) as packaged:
+        names = {f["name"] for f in packaged.files}
+        assert {f"rules/{p.name}" for p in rule_files()} <= names
+        assert not [n for n in names if n.endswith((".test.yml", "_test.rego"))]
+        values = values_file(PRODUCTION)
+        assert render(packaged, values) == render(chart, values)
