@@ -792,6 +792,15 @@ def build(spec: Callable[[], tuple[str, str, str, list[Row]]]) -> dict[str, obje
         .time("now-6h", "now")
         .timezone("browser")
         .with_variable(db.DatasourceVariable("datasource").label("Prometheus").type("prometheus"))
+        # Every dashboard links to the others (same tag), keeping the time range and data source.
+        .link(
+            db.DashboardLink("Orchestrator Dynamic")
+            .type(model.DashboardLinkType.DASHBOARDS)
+            .tags(["orchestrator-dynamic"])
+            .as_dropdown(True)
+            .keep_time(True)
+            .include_vars(True)
+        )
     )
     for row in rows:
         board.with_row(db.Row(row.title))

@@ -9,6 +9,7 @@ instead and the ServiceMonitor is checked field by field.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -347,6 +348,21 @@ def test_the_packaged_chart_carries_the_rule_files_and_policies(
     with helm.Chart.load(archive) as packaged:
         names = {f["name"] for f in packaged.files}
         assert {f"rules/{p.name}" for p in rule_files()} <= names
-        assert not [n for n in names if n.endswith((".test.yml", "_test.rego"))]
+        assert not [n for n in names if n.endswith((".test.yml", "_test.rego", ".py"))]
         values = values_file(PRODUCTION)
         assert render(packaged, values) == render(chart, values)
+
+
+def test_grafana_dashboards_ship_as_sidecar_config_maps(chart: helm.Chart) -> None:
+    docs = render(chart, values_file(PRODUCTION))
+    boards = [
+        d for d in docs if d["kind"] == "ConfigMap" and "-dashboard-" in d["metadata"]["name"]
+    ]
+    committed = sorted((ROOT / "ops" / "grafana").glob("*.json"))
+    assert len(boards) == len(committed) == 4
+    by_key = {key: value for d in boards for key, value in d["data"].items()}
+    for path in committed:
+        assert json.loads(by_key[path.name]) == json.loads(path.read_text())
+    for board in boards:
+        assert board["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert not [d for d in render(chart, None) if "-dashboard-" in d["metadata"]["name"]]
