@@ -42,5 +42,11 @@ lint: install
 bench: install
 	$(BIN)/python -m bench
 
+# The Service Registry stubs, regenerated from the .proto beside them (the output is committed).
+REGISTRY_PROTO := src/orchestrator_dynamic/adapters/registry/grpc_gen/service_registry.proto
+.PHONY: protos
+protos: install
+	$(BIN)/python -m grpc_tools.protoc -I src --python_out=src --pyi_out=src --grpc_python_out=src $(REGISTRY_PROTO)
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

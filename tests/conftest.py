@@ -1,16 +1,38 @@
-"""Shared test helpers: where the wire fixtures live, and loaders for them."""
+"""Shared test helpers: where the wire fixtures live, and loaders for them; and the check that
+the session leaves no process of its own behind."""
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.servers import leftovers
+
 FIXTURES = Path(__file__).parent / "fixtures"
 DECISIONS = FIXTURES / "decisions"
+
+# Set before any test starts a process: every child of this session carries it.
+SESSION_MARKER = leftovers.mark_session()
+
+
+@pytest.hookimpl(trylast=True)  # after the runner's own hook has torn the session fixtures down
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """`make test` leaves no process behind: anything this session started and did not stop
+    fails the run, is named, and is killed by pid."""
+    left = leftovers.leftovers(SESSION_MARKER)
+    if not left:
+        return
+    names = "\n  ".join(leftovers.describe(p) for p in left)
+    leftovers.kill(left, SESSION_MARKER)
+    sys.stderr.write(
+        f"\nprocesses started by the tests were still running (killed now):\n  {names}\n"
+    )
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def decision_bytes(name: str) -> bytes:

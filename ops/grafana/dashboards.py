@@ -343,6 +343,38 @@ def fluxo_c() -> tuple[str, str, str, list[Row]]:
                         )
                     ],
                 ),
+                Panel(
+                    "Workflows stuck on a dependency",
+                    [
+                        q(
+                            "sum by (activity, dependency) (orchestration_stuck_workflows)",
+                            "{{activity}} {{dependency}}",
+                        )
+                    ],
+                    width=12,
+                    thresholds=((1, "red"),),
+                    description=(
+                        "Workflows whose step has retried after a dependency outage for longer "
+                        "than STUCK_STEP_ALERT_SECONDS. Alert OrchestrationStepStuck."
+                    ),
+                ),
+                Panel(
+                    "Step retries",
+                    [
+                        q(
+                            "sum by (activity, error_type) "
+                            f"(rate(orchestration_activity_retries_total[{RATE}]))",
+                            "{{activity}} {{error_type}}",
+                        )
+                    ],
+                    unit="reqps",
+                    width=12,
+                    description=(
+                        "Failed step attempts that will be retried: an error type ending in "
+                        "Unavailable is a dependency outage, any other is unexpected (alert "
+                        "OrchestrationUnexpectedActivityErrors)."
+                    ),
+                ),
             ],
         ),
         Row(

@@ -18,7 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from orchestrator_dynamic.domain.errors import OrchestratorError
+from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
 from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
@@ -63,17 +63,18 @@ def flow_options(settings: Settings) -> FlowOptions:
     """Per-workflow knobs, frozen into each workflow when it starts."""
     sla = settings.sla_policy()
     weights = settings.priority_weights()
-    retry = settings.retry
+    # Ticket back-off has its own settings: RETRY_* are the store's write retries only.
     return FlowOptions(
         approval_timeout_s=settings.approval_timeout_seconds,
         max_in_flight=settings.scheduler_max_parallel_tickets,
-        retry_initial_ms=retry.initial_ms,
-        retry_backoff=retry.backoff,
-        retry_max_ms=retry.max_ms,
+        retry_initial_ms=settings.ticket_retry_initial_interval_ms,
+        retry_backoff=settings.ticket_retry_backoff_coefficient,
+        retry_max_ms=settings.ticket_retry_max_interval_ms,
         min_timeout_ms=sla.min_timeout_ms,
         timeout_buffer=sla.buffer_multiplier,
         default_timeout_ms=sla.default_timeout_ms,
         weights=(weights.risk, weights.qos, weights.sla),
+        task_type_aliases=dict(settings.task_type_aliases),
     )
 
 
@@ -114,7 +115,10 @@ async def open_runtime(
         policy = await wiring.open_policy(settings, store, stack)
         temporal_conf = settings.temporal
         target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
-        client = await connect_temporal(target, temporal_conf.namespace)
+        try:
+            client = await connect_temporal(target, temporal_conf.namespace)
+        except (RPCError, RuntimeError, OSError) as exc:  # the SDK's errors, as the domain's
+            raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
         sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
         steps = FlowSteps(
             FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)

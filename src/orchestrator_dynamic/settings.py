@@ -16,11 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from orchestrator_dynamic.domain.model import TaskType
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
+from orchestrator_dynamic.domain.task_types import DEFAULT_TASK_TYPE_ALIASES, alias_table
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-DEFAULT_CAPABILITIES = ("code_generation", "deployment", "testing", "validation")
 # The Rego policies ship inside the package, so an installed service finds them anywhere.
 DEFAULT_POLICY_DIR = Path(__file__).parent / "policies"
 
@@ -82,8 +83,6 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     api_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     api_max_body_bytes: int = Field(1 << 20, ge=1024)
-    orchestrator_api_url: str = ""
-    orchestrator_api_token: SecretStr = SecretStr("")
 
     # -- bus
     kafka_bootstrap_servers: str = ""
@@ -109,6 +108,10 @@ class Settings(BaseSettings):
     kafka_enable_idempotence: bool = True
     schema_registry_url: str = ""
     decision_hash_verify: bool = False
+    # upstream task type -> ticket task type, e.g. {"create": "EXECUTE"}; replaces the default
+    task_type_aliases: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: dict(DEFAULT_TASK_TYPE_ALIASES)
+    )
 
     # -- store
     store_url: str = ""
@@ -129,6 +132,7 @@ class Settings(BaseSettings):
     service_registry_timeout_seconds: float = Field(3.0, gt=0)
     service_registry_max_results: int = Field(5, ge=1)
     service_registry_cache_ttl_seconds: float = Field(60.0, ge=0)
+    service_registry_watch: bool = True  # WatchAgents empties the discovery cache on changes
     enable_intelligent_scheduler: bool = True
     scheduler_max_parallel_tickets: int = Field(100, ge=1)
     scheduler_priority_weights: Annotated[dict[str, float], NoDecode] = Field(
@@ -165,9 +169,8 @@ class Settings(BaseSettings):
     opa_circuit_breaker_failure_threshold: int = Field(5, ge=1)
     opa_circuit_breaker_reset_seconds: float = Field(30.0, gt=0)
     opa_fail_open: bool = False
-    opa_allowed_capabilities: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: list(DEFAULT_CAPABILITIES)
-    )
+    # empty = every capability is allowed; set, a ticket needing any other one is refused
+    opa_allowed_capabilities: Annotated[list[str], NoDecode] = Field(default_factory=list)
     opa_max_cpu: str = Field("4000m", pattern=r"^\d+m?$")
     opa_max_memory: str = Field("8Gi", pattern=r"^\d+(Ki|Mi|Gi|Ti)?$")
     opa_max_concurrent_tickets: int = Field(100, ge=1)
@@ -185,6 +188,16 @@ class Settings(BaseSettings):
     retry_initial_interval_ms: int = Field(1_000, ge=1)
     retry_backoff_coefficient: float = Field(2.0, ge=1)
     retry_max_interval_ms: int = Field(60_000, ge=1)
+
+    # -- back-off between attempts of a failed ticket (frozen into each workflow when it starts)
+    ticket_retry_initial_interval_ms: int = Field(1_000, ge=1)
+    ticket_retry_backoff_coefficient: float = Field(2.0, ge=1)
+    ticket_retry_max_interval_ms: int = Field(60_000, ge=1)
+
+    # -- activity failures: a dependency outage is retried without limit (and shown); an
+    # unexpected error (a bug) is retried this many attempts, then fails the workflow
+    activity_unexpected_max_attempts: int = Field(5, ge=1)
+    stuck_step_alert_seconds: float = Field(300.0, gt=0)
 
     # -- observability
     otel_exporter_endpoint: str = ""
@@ -251,6 +264,14 @@ class Settings(BaseSettings):
             return [c.strip() for c in value.split(",") if c.strip()]
         return _json(value, "a JSON list or a comma-separated list")
 
+    @field_validator("task_type_aliases", mode="before")
+    @classmethod
+    def _task_type_aliases(cls, value: Any) -> Any:
+        aliases = _json(value, 'a JSON object {"<upstream type>": "<ticket type>"}')
+        if not isinstance(aliases, dict):
+            raise ValueError('must be a JSON object like {"create": "EXECUTE"}')
+        return {k: v.value for k, v in alias_table(aliases).items()}
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, value: str) -> str:
@@ -288,6 +309,9 @@ class Settings(BaseSettings):
     def priority_weights(self) -> PriorityWeights:
         w = self.scheduler_priority_weights
         return PriorityWeights(risk=w["risk"], qos=w["qos"], sla=w["sla"])
+
+    def task_types(self) -> dict[str, TaskType]:
+        return alias_table(self.task_type_aliases)
 
     def redis_nodes(self) -> list[tuple[str, int]]:
         """REDIS_CLUSTER_NODES as (host, port) pairs; empty when Redis is not configured."""

@@ -121,7 +121,11 @@ async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
 async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack) -> WorkerRegistry:
     if settings.service_registry_host:
         target = f"{settings.service_registry_host}:{settings.service_registry_port}"
-        client = GrpcRegistry(target, settings.service_registry_timeout_seconds)
+        client = GrpcRegistry(
+            target,
+            settings.service_registry_timeout_seconds,
+            watch=settings.service_registry_watch,
+        )
         await client.start()
         stack.push_async_callback(client.stop)
         return client

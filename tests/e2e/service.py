@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
+
+from orchestrator_dynamic.adapters.temporal_dev_server import RECORD_FILE, ServerRecord
 
 BIN = Path(sys.executable).parent
 
@@ -80,11 +83,47 @@ class Service:
         self.proc = None
         return code
 
-    def kill_engine(self) -> None:
-        """After a SIGKILL the dev server outlives `up`; tests clean it up."""
-        subprocess.run(
-            ["pkill", "-f", f"--port {self.env['TEMPORAL_PORT']}"], check=False, capture_output=True
+    def kill(self) -> None:
+        """SIGKILL `up`, as the OOM killer would."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+        self.proc = None
+
+    def attempt(self, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
+        """Run `up` expecting it to refuse to start: its exit code, stdout and stderr apart."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return subprocess.run(
+            [
+                str(BIN / "orchestrator-dynamic"),
+                "up",
+                "--data-dir",
+                str(self.data_dir),
+                "--api-port",
+                str(self.api_port),
+            ],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            check=False,
         )
+
+    def engine(self) -> ServerRecord | None:
+        """The dev server `up` recorded as its own, if it runs (same pid, start time, database)."""
+        record = ServerRecord.read(self.data_dir / RECORD_FILE)
+        return record if record is not None and record.process() is not None else None
+
+    def stop_engine(self) -> None:
+        """Safety net for a test that failed half-way: stop the recorded dev server by pid."""
+        record = ServerRecord.read(self.data_dir / RECORD_FILE)
+        proc = record.process() if record is not None else None
+        if proc is not None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except psutil.TimeoutExpired:
+                proc.kill()
 
     def cli(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

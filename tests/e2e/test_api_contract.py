@@ -92,6 +92,26 @@ def test_read_tokens_cannot_mutate(secured: Service) -> None:
         assert response.status_code == 403, (method, path, response.text)
 
 
+def test_a_chunked_body_over_the_limit_is_refused_by_the_real_server(secured: Service) -> None:
+    """Through uvicorn: no Content-Length, 1.2 MB in chunks, 1 MiB allowed."""
+    doc = decision_doc("approve-5-task-dag")
+    doc["decision_id"] = f"chunked-{time.time_ns()}"
+    doc["metadata"] = {"padding": "x" * 1_200_000}
+    data = json.dumps(doc).encode()
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(data), 65_536):
+            yield data[start : start + 65_536]
+
+    headers = {**ADMIN, "Content-Type": "application/json"}
+    response = httpx.post(f"{secured.url}/api/v1/decisions", content=chunks(), headers=headers)
+    assert response.request.headers.get("transfer-encoding") == "chunked"
+    assert response.status_code == 413, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    view = httpx.get(f"{secured.url}/api/v1/workflows/{doc['decision_id']}", headers=READ)
+    assert view.status_code == 404, view.text
+
+
 def _samples(secured: Service) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     text = httpx.get(f"{secured.url}/metrics").text
     return {
@@ -135,7 +155,8 @@ def test_metrics_move_with_a_fixture_run(secured: Service, tmp_path: Path) -> No
     assert moved("orchestration_workflows_completed_total", status="COMPLETED") == 1
     assert moved("orchestration_workflows_completed_total", status="REFUSED") == 1
     assert moved("orchestration_tickets_generated_total", risk_band="high") == 5
-    assert moved("orchestration_tickets_published_total", status="RUNNING") == 5
+    # a dispatch goes on the bus PENDING (what workers run); recorded RUNNING once confirmed
+    assert moved("orchestration_tickets_published_total", status="PENDING") == 5
     assert moved("orchestration_tickets_completed_total", status="COMPLETED") == 5
     assert moved("orchestration_validations_total", result="valid") == 1
     assert moved("orchestration_validations_total", result="refused") == 1

@@ -68,10 +68,11 @@ async def test_submit_runs_and_status_shows_tickets(api: Any) -> None:
     assert response.json() == {
         "workflow_id": doc["decision_id"],
         "disposition": "started",
-        "status": "RUNNING",
+        "status": "VALIDATING",
     }
     again = await http.post("/api/v1/decisions", json=doc, headers=ADMIN)
     assert again.json()["workflow_id"] == doc["decision_id"]
+    assert again.json()["disposition"] == "existing"
     view = await wait_status(http, doc["decision_id"], "COMPLETED")
     assert len(view["tickets"]) == 5
     ticket_id = view["tickets"][0]["ticket_id"]

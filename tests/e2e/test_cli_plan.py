@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from orchestrator_dynamic.entrypoints.cli import app
 from tests.conftest import DECISIONS
+from tests.upstream import as_json, upstream_decision
 
 runner = CliRunner()
 
@@ -128,3 +129,42 @@ def test_config_masks_and_lists_everything(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("API_PORT", "nope")
     bad = runner.invoke(app, ["config"])
     assert bad.exit_code == 2 and "API_PORT" in bad.stderr
+
+
+def upstream_file(tmp_path: Path) -> Path:
+    """A decision as the consensus engine writes it on its JSON path (see tests/upstream.py)."""
+    path = tmp_path / "upstream.json"
+    path.write_bytes(as_json(upstream_decision()))
+    return path
+
+
+def test_a_consensus_engine_decision_plans_with_its_types_mapped(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["plan", str(upstream_file(tmp_path)), "--json"])
+    assert result.exit_code == 0, result.stdout
+    doc = json.loads(result.stdout)
+    types = {
+        t["task_id"]: (t["task_type"], t["metadata"]["original_task_type"]) for t in doc["tickets"]
+    }
+    assert types == {
+        "task_0": ("QUERY", "query"),
+        "task_1": ("EXECUTE", "create"),
+        "task_2": ("EXECUTE", "update"),
+        "task_3": ("VALIDATE", "validate"),
+    }
+    assert doc["disposition"] == "run"
+
+
+def test_plan_follows_the_alias_table_and_the_capability_allow_list(tmp_path: Path) -> None:
+    path = str(upstream_file(tmp_path))
+    no_alias = runner.invoke(app, ["plan", path, "--json"], env={"TASK_TYPE_ALIASES": "{}"})
+    assert no_alias.exit_code == 2
+    errors = json.loads(no_alias.stdout)["errors"]
+    assert {e["path"] for e in errors} == {
+        "cognitive_plan.tasks[task_1].task_type",
+        "cognitive_plan.tasks[task_2].task_type",
+    }
+    spec = "code_generation,deployment,testing,validation"
+    listed = runner.invoke(app, ["plan", path, "--json"], env={"OPA_ALLOWED_CAPABILITIES": spec})
+    assert listed.exit_code == 2
+    messages = " ".join(e["message"] for e in json.loads(listed.stdout)["errors"])
+    assert 'capability "write"' in messages and 'capability "read"' in messages

@@ -39,7 +39,8 @@ def test_policy_test_fails_on_a_failing_test(tmp_path: Path) -> None:
 
 
 def test_policy_eval_prints_the_decision(tmp_path: Path) -> None:
-    doc = {"tickets": [{"task_id": "a", "required_capabilities": ["shell"], "parameters": {}}]}
+    ticket = {"task_id": "a", "required_capabilities": ["shell"], "parameters": {}}
+    doc = {"tickets": [ticket], "config": {"allowed_capabilities": ["testing"]}}
     path = tmp_path / "input.json"
     path.write_text(json.dumps(doc))
     result = runner.invoke(app, ["policy", "eval", "resource_limits", "--input", str(path)])
@@ -59,7 +60,8 @@ def test_policy_eval_refuses_an_unreadable_input(tmp_path: Path) -> None:
 
 def test_plan_lists_policy_violations_with_the_rule(tmp_path: Path) -> None:
     path = with_task_change(tmp_path, required_capabilities=["shell"])
-    result = runner.invoke(app, ["plan", str(path), "--json"])
+    env = {"OPA_ALLOWED_CAPABILITIES": "code_generation,deployment,testing,validation"}
+    result = runner.invoke(app, ["plan", str(path), "--json"], env=env)
     assert result.exit_code == 2
     doc = json.loads(result.stdout)
     assert doc["valid"] is False

@@ -160,10 +160,7 @@ def test_sigkill_mid_dispatch_loses_and_duplicates_nothing(tmp_path: Path) -> No
             if any(t["status"] == "COMPLETED" for t in view["tickets"]):
                 break
             time.sleep(0.1)
-        assert svc.proc is not None
-        svc.proc.kill()
-        svc.proc.wait(10)
-        svc.proc = None
+        svc.kill()
         svc.start()
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -176,7 +173,7 @@ def test_sigkill_mid_dispatch_loses_and_duplicates_nothing(tmp_path: Path) -> No
     finally:
         if svc.proc is not None:
             svc.stop()
-        svc.kill_engine()
+        svc.stop_engine()
 
     async def published(bus: LocalBus) -> list[Any]:
         sub = await bus.subscribe(["execution.tickets"], "audit")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import timedelta
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage
 from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision, ExecutionResult
+from orchestrator_dynamic.domain.wire_values import EPOCH
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -95,16 +97,94 @@ HASHED_FIELDS = (
     "aggregated_risk",
     "specialist_votes",
 )
+VOTE_FIELDS = (
+    "specialist_type",
+    "opinion_id",
+    "confidence_score",
+    "risk_score",
+    "recommendation",
+    "weight",
+    "processing_time_ms",
+)
+SENIORITY_FIELDS = ("seniority_level", "seniority_multiplier")
+_CREATED = "\u2063created_at\u2063"  # a placeholder no real field value contains
+_MICROS_PER_MS = 1_000
 
 
 def decision_hash(decision: ConsolidatedDecision) -> str:
-    """The consensus service's integrity hash: SHA-256 of sorted-key JSON of a fixed field set,
-    with ``created_at`` as a naive UTC ISO-8601 string."""
-    doc = decision.model_dump(mode="json", include=set(HASHED_FIELDS))
-    created = datetime.fromtimestamp(decision.created_at / 1000, tz=UTC).replace(tzinfo=None)
-    doc["created_at"] = created.isoformat()
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+    """The consensus engine's integrity hash as its current ``calculate_hash`` computes it:
+    SHA-256 of the sorted-key JSON (``ensure_ascii=False``) of the hashed fields, the votes with
+    their seniority fields, and ``created_at`` as an aware UTC ISO-8601 string with microseconds
+    (here the wire's millisecond, so the remainder is 0)."""
+    prefix, suffix = _hash_template(decision, seniority=True, ensure_ascii=False)
+    iso = _iso(decision.created_at * _MICROS_PER_MS, aware=True)
+    return hashlib.sha256(f"{prefix}{json.dumps(iso)}{suffix}".encode()).hexdigest()
 
 
 def hash_matches(decision: ConsolidatedDecision) -> bool:
-    return decision_hash(decision) == decision.hash
+    """Whether ``hash`` is the integrity hash of this decision in any form upstream writes it.
+
+    Upstream hashes ``created_at`` with microseconds but the wire carries milliseconds, so every
+    sub-millisecond remainder (0..999 µs, and the next millisecond, which its float truncation
+    can lose) is tried before a hash is called wrong. The forms tried: votes with the seniority
+    fields (current upstream) or without (older upstream, and the shared fixtures); ``created_at``
+    aware (``+00:00``, current) or naive (older upstream's ``utcnow()``, and the fixtures); JSON
+    with ``ensure_ascii=False`` (upstream) or the default escaping (how the fixtures were hashed).
+    """
+    expected = (decision.hash or "").strip().lower()
+    if len(expected) != 64:
+        return False
+    templates: list[tuple[bool, str, str]] = []
+    for seniority in (True, False):
+        for ensure_ascii in (False, True):
+            prefix, suffix = _hash_template(decision, seniority, ensure_ascii)
+            for aware in (True, False):
+                if (aware, prefix, suffix) not in templates:
+                    templates.append((aware, prefix, suffix))
+    base = decision.created_at * _MICROS_PER_MS
+    # Whole milliseconds first (the fixtures, and producers that send what they hashed), then
+    # each form through the remainders, the current upstream form first.
+    if any(_hashes_to(expected, t, f'"{_iso(base, t[0])}"') for t in templates):
+        return True
+    stamps: dict[bool, list[str]] = {}
+    for template in templates:
+        aware = template[0]
+        if aware not in stamps:  # ISO text is plain ASCII: its JSON is just quoted
+            later = range(base + 1, base + _MICROS_PER_MS + 1)
+            stamps[aware] = [f'"{_iso(micros, aware)}"' for micros in later]
+        if any(_hashes_to(expected, template, stamp) for stamp in stamps[aware]):
+            return True
+    return False
+
+
+def _hashes_to(expected: str, template: tuple[bool, str, str], stamp: str) -> bool:
+    _, prefix, suffix = template
+    return hashlib.sha256(f"{prefix}{stamp}{suffix}".encode()).hexdigest() == expected
+
+
+def _hash_template(
+    decision: ConsolidatedDecision, seniority: bool, ensure_ascii: bool
+) -> tuple[str, str]:
+    """The hashed JSON split around where ``created_at`` goes."""
+    fields = VOTE_FIELDS + SENIORITY_FIELDS if seniority else VOTE_FIELDS
+    doc: dict[str, Any] = decision.model_dump(mode="json", include=set(HASHED_FIELDS))
+    doc["specialist_votes"] = [{k: v[k] for k in fields} for v in doc["specialist_votes"]]
+    doc["created_at"] = _CREATED
+    text = json.dumps(doc, sort_keys=True, ensure_ascii=ensure_ascii)
+    prefix, _, suffix = text.partition(json.dumps(_CREATED, ensure_ascii=ensure_ascii))
+    return prefix, suffix
+
+
+def _iso(micros: int, aware: bool) -> str:
+    """``datetime.isoformat()`` of an epoch instant in microseconds (no fraction when it is 0,
+    exactly as Python writes it)."""
+    seconds, fraction = divmod(micros, 1_000_000)
+    text = _iso_second(seconds)
+    if fraction:
+        text = f"{text}.{fraction:06d}"
+    return f"{text}+00:00" if aware else text
+
+
+@lru_cache(maxsize=8)
+def _iso_second(seconds: int) -> str:
+    return (EPOCH + timedelta(seconds=seconds)).replace(tzinfo=None).isoformat()

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from orchestrator_dynamic.domain.wire_values import epoch_ms, string_map
+
 
 class WireModel(BaseModel):
     """Base of every message: unknown fields are ignored so newer producers do not break us."""
@@ -84,6 +86,14 @@ class TicketStatus(StrEnum):
     FAILED = "FAILED"
     COMPENSATING = "COMPENSATING"
     COMPENSATED = "COMPENSATED"
+    # Ours only: stopped before it could finish (operator cancel, or a failure upstream in the
+    # plan). The wire enum has no such symbol; see ``ExecutionTicket.on_wire``.
+    CANCELLED = "CANCELLED"
+
+
+# What other services read instead of CANCELLED (their ticket enum stops at COMPENSATED).
+WIRE_CANCELLED_STATUS = TicketStatus.FAILED
+WIRE_CANCELLED_ERROR = "cancelled"
 
 
 class TicketPriority(StrEnum):
@@ -120,6 +130,10 @@ class ResultStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     RUNNING = "RUNNING"
+    # Sent by upstream workers when a task is taken away from them (cancel_active_task):
+    # PREEMPTED for a preemption, CANCELLED for any other reason.
+    PREEMPTED = "PREEMPTED"
+    CANCELLED = "CANCELLED"
 
 
 class TelemetryEventType(StrEnum):
@@ -152,6 +166,9 @@ class SpecialistVote(WireModel):
     recommendation: str
     weight: float
     processing_time_ms: int
+    # Not in the Avro record, but upstream's JSON carries them and its integrity hash covers them.
+    seniority_level: str | None = None
+    seniority_multiplier: float | None = None
 
 
 class ConsensusMetrics(WireModel):
@@ -194,8 +211,12 @@ class ConsolidatedDecision(WireModel):
     def _plan_as_string(cls, value: Any) -> Any:
         # The contract says "JSON string", but some producers send the object itself; keep one form.
         if isinstance(value, dict):
-            return json.dumps(value)
+            return json.dumps(value, default=str)
         return value
+
+    # Upstream writes datetimes more than one way (see wire_values); we keep epoch milliseconds.
+    _timestamps = field_validator("created_at", "valid_until", mode="before")(epoch_ms)
+    _string_maps = field_validator("metadata", mode="before")(string_map)
 
 
 # ---------------------------------------------------------------- CognitivePlan
@@ -210,6 +231,8 @@ class TaskNode(WireModel):
     required_capabilities: list[str] = Field(default_factory=list)
     parameters: dict[str, str] = Field(default_factory=dict)
     metadata: dict[str, str] = Field(default_factory=dict)
+
+    _string_maps = field_validator("parameters", "metadata", mode="before")(string_map)
 
 
 class CognitivePlan(WireModel):
@@ -244,10 +267,21 @@ class CognitivePlan(WireModel):
     risk_matrix: dict[str, float] | None = None
     schema_version: int = 1
 
+    _timestamps = field_validator("created_at", "valid_until", "approved_at", mode="before")(
+        epoch_ms
+    )
+    _string_maps = field_validator("metadata", mode="before")(string_map)
+
     @field_validator("risk_band", mode="before")
     @classmethod
     def _band_lower(cls, value: Any) -> Any:
         return value.lower() if isinstance(value, str) else value
+
+    @field_validator("original_domain", mode="before")
+    @classmethod
+    def _domain_upper(cls, value: Any) -> Any:
+        # The translation engine copies the intent's domain as written (often lower-case).
+        return value.strip().upper() if isinstance(value, str) else value
 
     @property
     def needs_approval(self) -> bool:
@@ -304,6 +338,14 @@ class ExecutionTicket(WireModel):
     @property
     def workflow_id(self) -> str:
         return self.metadata.get("workflow_id", self.decision_id)
+
+    def on_wire(self) -> ExecutionTicket:
+        """The ticket as the platform's ticket enum knows it: CANCELLED goes out as FAILED with
+        ``error_message: cancelled``; every other status is already a wire symbol."""
+        if self.status is not TicketStatus.CANCELLED:
+            return self
+        update = {"status": WIRE_CANCELLED_STATUS, "error_message": WIRE_CANCELLED_ERROR}
+        return self.model_copy(update=update)
 
 
 # ---------------------------------------------------------------- ExecutionResult

@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from orchestrator_dynamic.domain import dag
 from orchestrator_dynamic.domain.errors import Issue
-from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision
-from orchestrator_dynamic.domain.tickets import normalise_task_type
+from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision, TaskType
+from orchestrator_dynamic.domain.task_types import DEFAULT_TASK_TYPE_ALIASES, alias_table, resolve
 
 SUPPORTED_MAJOR_VERSION = 1
 _VERSION = re.compile(r"^(\d+)\.(\d+)(?:\.(\d+))?$")
 SUPPORTED_SCHEMA_VERSION = 1
+DEFAULT_ALIASES = alias_table(DEFAULT_TASK_TYPE_ALIASES)
 
 
-def plan_issues(decision: ConsolidatedDecision, plan: CognitivePlan, now_ms: int) -> list[Issue]:
-    """Every reason to refuse this plan; an empty list means it may run."""
+def plan_issues(
+    decision: ConsolidatedDecision,
+    plan: CognitivePlan,
+    now_ms: int,
+    task_types: Mapping[str, TaskType] = DEFAULT_ALIASES,
+) -> list[Issue]:
+    """Every reason to refuse this plan; an empty list means it may run. ``task_types`` is the
+    alias table for task types beyond the eight ticket types."""
     issues = _identity_issues(decision, plan)
     issues += _version_issues(plan)
     issues += _expiry_issues(decision, plan, now_ms)
     if not plan.tasks:
         issues.append(Issue("plan.empty", "the plan has no tasks", "cognitive_plan.tasks"))
         return issues
-    issues += _task_type_issues(plan)
+    issues += _task_type_issues(plan, task_types)
     graph = {t.task_id: t.dependencies for t in plan.tasks}
     issues += dag.structural_issues([t.task_id for t in plan.tasks], graph)
     return issues
@@ -61,13 +69,15 @@ def _expiry_issues(decision: ConsolidatedDecision, plan: CognitivePlan, now_ms: 
     return out
 
 
-def _task_type_issues(plan: CognitivePlan) -> list[Issue]:
+def _task_type_issues(plan: CognitivePlan, task_types: Mapping[str, TaskType]) -> list[Issue]:
+    known = ", ".join(sorted({t.value for t in TaskType} | set(task_types)))
     return [
         Issue(
             "task.unknown_type",
-            f"task {task.task_id!r} has unknown task_type {task.task_type!r}",
+            f"task {task.task_id!r} has task_type {task.task_type!r}, which is neither a ticket "
+            f"type nor in the alias table (TASK_TYPE_ALIASES); known: {known}",
             f"cognitive_plan.tasks[{task.task_id}].task_type",
         )
         for task in plan.tasks
-        if normalise_task_type(task.task_type) is None
+        if resolve(task.task_type, task_types) is None
     ]

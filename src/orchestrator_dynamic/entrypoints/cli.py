@@ -48,6 +48,7 @@ def up_command(
 ) -> None:
     """Start the whole service on its embedded defaults (Ctrl-C stops it cleanly)."""
     from orchestrator_dynamic.entrypoints.embedded import run_up, up_settings
+    from orchestrator_dynamic.entrypoints.startup_errors import StartupError
     from orchestrator_dynamic.observability.logging import configure_logging
     from orchestrator_dynamic.settings import SettingsError, load_settings
 
@@ -59,6 +60,9 @@ def up_command(
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_up(settings, demo_workers))
-    except ValueError as exc:  # refused configuration (e.g. open API beyond loopback)
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    except StartupError as exc:
+        # One line, never wrapped: what failed, where, and the setting to change.
+        err_console.print(exc.line(), style="red", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(exc.code) from exc
+    except KeyboardInterrupt as exc:  # Ctrl-C before `up` took over the signals: nothing ran
+        raise typer.Exit(130) from exc

@@ -30,7 +30,9 @@ def plan_command(
         issue = {"code": "file.unreadable", "message": str(exc), "path": str(file)}
         _fail(as_json, [issue], EXIT_UNREADABLE)
     settings = load_settings()
-    config = PlanningConfig(sla=settings.sla_policy(), weights=settings.priority_weights())
+    config = PlanningConfig(
+        settings.sla_policy(), settings.priority_weights(), settings.task_types()
+    )
     now = int(time.time() * 1000)
     try:
         planned = plan_document(raw, now, config)

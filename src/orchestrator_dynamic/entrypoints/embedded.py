@@ -1,16 +1,21 @@
 """`orchestrator-dynamic up`: the whole service on one machine, in one command.
 
-Starts, in order: the Temporal dev server (unless TEMPORAL_HOST points at a cluster), the
-adapters, the Flow C worker, the HTTP API, the intake consumers, background flushers and the
-simulated agents. Ctrl-C (or SIGTERM) stops them in reverse order: the worker drains before the
-engine goes away, which is what keeps the SDK's shutdown clean.
+Starts, in order: binds the API port, the Temporal dev server (unless TEMPORAL_HOST points at a
+cluster), the adapters, the Flow C worker, the intake consumers, the HTTP API, background flushers
+and the simulated agents; the banner comes only once all of it runs. Ctrl-C (or SIGTERM) stops
+them in reverse order: the worker drains before the engine goes away, which is what keeps the
+SDK's shutdown clean. A start that fails says why in one line (StartupError).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
-from contextlib import AsyncExitStack
+import socket
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +24,15 @@ import uvicorn
 from rich.panel import Panel
 from temporalio.worker import Worker
 
+from orchestrator_dynamic.adapters import local_ports
 from orchestrator_dynamic.adapters.temporal_dev_server import TemporalDevServer
 from orchestrator_dynamic.bootstrap import Runtime, background_loops, open_runtime
+from orchestrator_dynamic.domain.errors import EngineUnavailable
 from orchestrator_dynamic.entrypoints.api.app import create_app
 from orchestrator_dynamic.entrypoints.api.security import check_bind
 from orchestrator_dynamic.entrypoints.console import console
 from orchestrator_dynamic.entrypoints.demo_agents import DemoAgentPool
+from orchestrator_dynamic.entrypoints.startup_errors import startup_error, store_target
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.worker import build_worker
 from orchestrator_dynamic.observability.tracing import configure_tracing
@@ -32,51 +40,136 @@ from orchestrator_dynamic.settings import Settings
 
 log = structlog.get_logger(__name__)
 WORKER_DRAIN_S = 10.0
+# An external Temporal must accept connections within this long, or `up` says so and exits.
+ENGINE_PROBE_S = 10.0
+QUIET_WHILE_STARTING = ("aiokafka",)
+
+
+@dataclass
+class Started:
+    """Everything `up` runs once it has started, for the banner and the shutdown."""
+
+    engine: str
+    engine_pid: int | None
+    tasks: dict[str, asyncio.Task[Any]]
+    loops: dict[str, Any]
+    api: uvicorn.Server
+    worker: Worker
 
 
 async def run_up(settings: Settings, demo_workers: int) -> None:
-    check_bind(settings.api_host, settings.api_tokens_map())
-    configure_tracing(settings.otel_service_name, settings.otel_exporter_endpoint)
+    """Start everything, print the banner once all of it listens, run until Ctrl-C/SIGTERM.
+
+    Anything that stops the start is raised as one StartupError (after whatever had started is
+    stopped again); a Ctrl-C during the start stops what has started and returns.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with AsyncExitStack() as stack:
-        target = await _engine(settings, stack)
-        runtime = await stack.enter_async_context(open_runtime(settings, target))
-        worker = build_worker(
-            runtime.temporal, settings.temporal.task_queue, FlowActivities(runtime.steps)
-        )
-        api = _api_server(runtime)
-        loops = await background_loops(runtime)
-        if demo_workers:
-            loops["demo-agents"] = _demo_pool(runtime, demo_workers).run
-        tasks = {name: asyncio.create_task(run(), name=name) for name, run in loops.items()}
-        tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
-        tasks["api"] = asyncio.create_task(_serve_without_signals(api), name="api")
-        _banner(settings, target, demo_workers)
-        await _until(stop, tasks)
-        await _shutdown(tasks, loops, api, worker)
+    started: Started | None = None
+    try:
+        async with AsyncExitStack() as stack:
+            started = await _start_unless_stopped(settings, demo_workers, stack, stop)
+            if started is None:
+                console.print("[bold]stopped[/bold]")
+                return
+            _banner(settings, started, demo_workers)
+            await _until(stop, started.tasks)
+            await _shutdown(started.tasks, started.loops, started.api, started.worker)
+    except Exception as exc:
+        if started is not None:
+            raise
+        log.debug("startup_failed", exc_info=True)
+        raise startup_error(exc, settings) from exc
 
 
-async def _engine(settings: Settings, stack: AsyncExitStack) -> str:
+async def _start_unless_stopped(
+    settings: Settings, demo_workers: int, stack: AsyncExitStack, stop: asyncio.Event
+) -> Started | None:
+    with _quiet(QUIET_WHILE_STARTING):
+        starting = asyncio.create_task(_start(settings, demo_workers, stack), name="start")
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not starting.done():
+            starting.cancel()
+        try:
+            return await starting
+        except asyncio.CancelledError:
+            return None
+
+
+@contextmanager
+def _quiet(names: tuple[str, ...]) -> Iterator[None]:
+    """Libraries that log their own connection errors would repeat, in several lines, what the
+    StartupError says in one; once started, they log as configured."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+async def _start(settings: Settings, demo_workers: int, stack: AsyncExitStack) -> Started:
+    check_bind(settings.api_host, settings.api_tokens_map())
+    # Bound first: a taken port is said at once, and nothing is announced that cannot listen.
+    api_socket = local_ports.bind("api", settings.api_host, settings.api_port)
+    stack.callback(api_socket.close)
+    configure_tracing(settings.otel_service_name, settings.otel_exporter_endpoint)
+    engine, engine_pid = await _engine(settings, stack)
+    runtime = await stack.enter_async_context(open_runtime(settings, engine))
+    activities = FlowActivities(
+        runtime.steps,
+        unexpected_max_attempts=settings.activity_unexpected_max_attempts,
+        stuck_after_s=settings.stuck_step_alert_seconds,
+    )
+    worker = build_worker(runtime.temporal, settings.temporal.task_queue, activities)
+    # Subscribed before the API answers: a client that sees /health may publish at once.
+    loops = await background_loops(runtime)
+    api = _api_server(runtime)
+    await _listen(api, api_socket)
+    if demo_workers:
+        loops["demo-agents"] = _demo_pool(runtime, demo_workers).run
+    tasks = {name: asyncio.create_task(run(), name=name) for name, run in loops.items()}
+    tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
+    tasks["api"] = asyncio.create_task(_serve(api), name="api")
+    return Started(engine, engine_pid, tasks, loops, api, worker)
+
+
+async def _engine(settings: Settings, stack: AsyncExitStack) -> tuple[str, int | None]:
+    """The Temporal target, and the pid of the embedded dev server when `up` started one."""
     conf = settings.temporal
     if not conf.embedded:
-        return f"{conf.host}:{conf.port}"
+        await _reachable(conf.host, conf.port, ENGINE_PROBE_S)
+        return f"{conf.host}:{conf.port}", None
     server = TemporalDevServer(
         db_file=settings.data_path("temporal.db"),
         port=conf.port,
         ui_port=settings.temporal_ui_port,
         namespace=conf.namespace,
     )
-    if await server.listening():
-        # A dev server left running by an `up` that was killed: it holds this data dir's
-        # workflows, so use it rather than fail on the port.
-        console.print(f"reusing the Temporal server already listening on {server.target}")
-        return server.target
-    await server.start()
     stack.push_async_callback(server.stop)
-    return server.target
+    await server.start()
+    return server.target, server.pid
+
+
+async def _reachable(host: str, port: int, within_s: float) -> None:
+    deadline = asyncio.get_running_loop().time() + within_s
+    while True:
+        try:
+            _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), 2.0)
+        except (OSError, TimeoutError) as exc:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise EngineUnavailable("temporal", f"{type(exc).__name__}: {exc}") from exc
+            await asyncio.sleep(0.5)
+            continue
+        writer.close()
+        return
 
 
 def _api_server(runtime: Runtime) -> uvicorn.Server:
@@ -101,15 +194,17 @@ def _demo_pool(runtime: Runtime, count: int) -> DemoAgentPool:
     )
 
 
-async def _serve_without_signals(server: uvicorn.Server) -> None:
-    """uvicorn would install its own Ctrl-C handler; `up` owns signals and stops it itself."""
+async def _listen(server: uvicorn.Server, sock: socket.socket) -> None:
+    """Listen on the socket bound at the start. uvicorn's own serve() would install a Ctrl-C
+    handler; `up` owns signals and stops the server itself."""
     config = server.config
     if not config.loaded:
         config.load()
     server.lifespan = config.lifespan_class(config)
-    await server.startup()
-    if server.should_exit:
-        raise OSError(f"the HTTP API could not listen on {config.host}:{config.port}")
+    await server.startup(sockets=[sock])
+
+
+async def _serve(server: uvicorn.Server) -> None:
     await server.main_loop()
     await server.shutdown()
 
@@ -147,20 +242,27 @@ async def _shutdown(
     console.print("[bold]stopped[/bold]")
 
 
-def _banner(settings: Settings, target: str, demo_workers: int) -> None:
+def _banner(settings: Settings, started: Started, demo_workers: int) -> None:
+    engine = f"Temporal      {started.engine}  namespace {settings.temporal.namespace}"
+    if started.engine_pid is not None:
+        engine += f"  (dev server pid {started.engine_pid}, stops with `up`)"
     lines = [
         f"HTTP API      http://{settings.api_host}:{settings.api_port}  (docs at /docs)",
-        f"Temporal      {target}  namespace {settings.temporal.namespace}",
+        engine,
     ]
     if settings.temporal.embedded:
         lines.append(f"Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}")
+    store, _ = store_target(settings)
+    if store.startswith("sqlite"):
+        store = f"sqlite in {settings.data_path('store.db')}"
     lines += [
         f"Bus           {settings.kafka_bootstrap_servers or 'local durable bus in ' + str(settings.data_path('bus.db'))}",
-        f"Store         {settings.store_url or 'sqlite in ' + str(settings.data_path('store.db'))}",
+        f"Store         {store}",
         f"Demo agents   {demo_workers}",
         "Try: orchestrator-dynamic submit <decision.json> --wait",
     ]
     console.print(Panel("\n".join(lines), title="Orchestrator Dynamic is up", expand=False))
+    console.file.flush()  # seen at once in a log file too, not when the buffer fills
 
 
 def up_settings(base: Settings, data_dir: Path | None, api_port: int | None) -> Settings:

@@ -2,7 +2,9 @@
 
 Dispositions: ``started`` (a workflow runs it), ``existing`` (a redelivery of a running or finished
 one), ``skipped`` (final_decision reject), ``refused`` (C1 found it invalid: the workflow ended
-REFUSED) and ``dead-lettered`` (it could not be read; the original bytes are on the DLQ).
+REFUSED; or the workflow engine would not take it, too large, and no workflow exists) and
+``dead-lettered`` (it could not be read; the original bytes are on the DLQ). An operator's cancel
+request is kept beside the disposition (``cancel_requested``: by, reason, at).
 """
 
 from __future__ import annotations
@@ -24,6 +26,15 @@ async def record_decision(
     record: dict[str, Any] = {k: fields.get(k) for k in DECISION_FIELDS}
     record.update(disposition=disposition, reason=reason, timestamp=now_ms)
     await store.put(Collection.DECISIONS, str(fields["decision_id"]), record)
+
+
+async def record_cancel_request(
+    store: Store, decision_id: str, by: str, reason: str, now_ms: int
+) -> None:
+    """Who asked to cancel the decision's workflow, and why; the disposition stays as it is."""
+    record = await store.get(Collection.DECISIONS, decision_id) or {"decision_id": decision_id}
+    record["cancel_requested"] = {"by": by, "reason": reason, "at": now_ms}
+    await store.put(Collection.DECISIONS, decision_id, record)
 
 
 async def record_dead_letter(

@@ -1,12 +1,15 @@
 """Worker discovery for C3: registry answers cached with a TTL in the Cache port, and a
-fallback to the last known healthy workers when the registry cannot be reached."""
+fallback to the last known healthy workers when the registry cannot be reached.
+
+A registry that reports its changes (the gRPC Service Registry's WatchAgents) empties the cache
+on every change, so a new or departed worker is seen at once rather than after the TTL."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
@@ -19,6 +22,13 @@ from orchestrator_dynamic.observability import tracing
 
 log = structlog.get_logger(__name__)
 DECODED_MAX = 1024
+
+
+@runtime_checkable
+class ChangeFeed(Protocol):
+    """A registry that can tell when its workers change (optional, beside WorkerRegistry)."""
+
+    def on_change(self, listener: Callable[[], Awaitable[None]]) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -87,12 +97,32 @@ class CachedDiscovery:
         # Decoding is most of a warm allocation's cost: reuse the last decode of each entry
         # while the cached bytes are unchanged.
         self._decoded: dict[str, tuple[bytes, list[WorkerProfile]]] = {}
+        # Keys this process wrote, to drop on a change; a shared cache is emptied by every
+        # replica for its own keys (each watches the registry).
+        self._stored: set[str] = set()
+        self._generation = 0
+        if isinstance(registry, ChangeFeed):
+            registry.on_change(self.invalidate)
+
+    async def invalidate(self) -> None:
+        """Forget every cached answer: the registry changed."""
+        self._generation += 1
+        self._decoded.clear()
+        keys, self._stored = self._stored, set()
+        for key in keys:
+            try:
+                await self._cache.delete(key)
+            except CacheUnavailable as exc:  # the TTL retires what is left
+                log.warning("discovery_cache_unavailable", reason=str(exc))
+                break
+        log.debug("discovery_cache_invalidated", entries=len(keys))
 
     async def discover(self, query: Query) -> Discovered:
         cached = await self._cached(query)
         if cached is not None:
             m.WORKERS_DISCOVERED.set(len(cached))
             return Discovered(cached)
+        generation = self._generation
         try:
             with tracing.registry_span(
                 "discover", query.capabilities, query.namespace, query.max_results
@@ -107,7 +137,8 @@ class CachedDiscovery:
         except RegistryUnavailable as exc:
             return self._fallback(query, exc)
         self._remember(workers)
-        await self._store(query, workers)
+        if generation == self._generation:  # else the answer may predate a change: don't keep it
+            await self._store(query, workers)
         m.WORKERS_DISCOVERED.set(len(workers))
         return Discovered(workers)
 
@@ -137,6 +168,7 @@ class CachedDiscovery:
             return
         try:
             await self._cache.set(query.key(), encode_workers(workers), self._ttl)
+            self._stored.add(query.key())
         except CacheUnavailable as exc:
             log.warning("discovery_cache_unavailable", reason=str(exc))
 

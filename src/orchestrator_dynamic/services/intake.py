@@ -18,7 +18,12 @@ from typing import Any, Protocol
 import structlog
 
 from orchestrator_dynamic.domain.decode import parse_result
-from orchestrator_dynamic.domain.errors import DependencyDown, Issue, MalformedMessage
+from orchestrator_dynamic.domain.errors import (
+    BusUnavailable,
+    DependencyDown,
+    Issue,
+    MalformedMessage,
+)
 from orchestrator_dynamic.domain.model import ExecutionResult
 from orchestrator_dynamic.domain.ports import BusMessage, Subscription
 from orchestrator_dynamic.observability import metrics, tracing
@@ -91,9 +96,23 @@ class Consumer(ABC):
             await self.handle(message)
             self.handled += 1
         except MalformedMessage as exc:
-            await self._dead_letters.send(message, exc.issues)
-            await self.after_dead_letter(message, exc.issues)
-            self.dead_lettered += 1
+            await self._dead_letter(message, exc.issues)
+        except DependencyDown:
+            raise  # an outage: retried in place, never dead-lettered
+        except OSError as exc:  # an untranslated network or timeout error: an outage too
+            raise DependencyDown("intake", f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            # One poison record must never stop the intake (an uncommitted record that raises
+            # would be redelivered forever): it goes to the DLQ with the reason, and we move on.
+            metrics.CONSUMER_ERRORS.labels(message.topic, type(exc).__name__).inc()
+            log.exception("intake_unexpected_error", topic=message.topic, offset=message.offset)
+            reason = f"could not be handled: {type(exc).__name__}: {exc}"
+            await self._dead_letter(message, [Issue("intake.unexpected_error", reason)])
+
+    async def _dead_letter(self, message: BusMessage, issues: list[Issue]) -> None:
+        await self._dead_letters.send(message, issues)
+        await self.after_dead_letter(message, issues)
+        self.dead_lettered += 1
 
     async def after_dead_letter(self, message: BusMessage, issues: list[Issue]) -> None:
         """Bookkeeping once a record is safely on the DLQ (none by default)."""
@@ -141,7 +160,7 @@ class DecisionIntake(Consumer):
         await self._sink.dead_lettered(message, issues)
 
     async def handle(self, message: BusMessage) -> None:
-        doc = await self._decode(message.value)
+        doc = await decoded(self._decode, message)
         parent = tracing.parent_context(
             dict(_text_headers(message)), doc.get("trace_id"), doc.get("span_id")
         )
@@ -165,7 +184,7 @@ class ResultIntake(Consumer):
         self._sink = sink
 
     async def handle(self, message: BusMessage) -> None:
-        result = parse_result(await self._decode(message.value))
+        result = parse_result(await decoded(self._decode, message))
         parent = tracing.parent_context(dict(_text_headers(message)))
         attributes = tracing.decision_attributes(
             {"ticket_id": result.ticket_id, "worker_id": result.agent_id}
@@ -175,6 +194,19 @@ class ResultIntake(Consumer):
         if not delivered:
             reason = f"unknown ticket_id {result.ticket_id}: no workflow owns it"
             raise MalformedMessage([Issue("result.unknown_ticket", reason, "ticket_id")])
+
+
+async def decoded(decode: Decoder, message: BusMessage) -> dict[str, Any]:
+    """The record's document; a decoder failing in any way makes the record malformed."""
+    try:
+        return await decode(message.value)
+    except (MalformedMessage, DependencyDown):
+        raise
+    except OSError as exc:  # the decoder could not reach something (a schema registry)
+        raise BusUnavailable("decoder", f"{type(exc).__name__}: {exc}") from exc
+    except Exception as exc:
+        reason = f"cannot be decoded: {type(exc).__name__}: {exc}"
+        raise MalformedMessage([Issue("decode.failed", reason)]) from exc
 
 
 def _text_headers(message: BusMessage) -> list[tuple[str, str]]:

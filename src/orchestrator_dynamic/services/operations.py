@@ -24,7 +24,10 @@ from orchestrator_dynamic.domain.errors import (
 from orchestrator_dynamic.domain.model import ConsolidatedDecision
 from orchestrator_dynamic.domain.ports import BusMessage, Collection, Store
 from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
-from orchestrator_dynamic.services.decision_ledger import record_dead_letter
+from orchestrator_dynamic.services.decision_ledger import (
+    record_cancel_request,
+    record_dead_letter,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -82,10 +85,20 @@ class Operations:
             limit=limit + offset if status else limit,
             offset=0 if status else offset,
         )
-        rows = []
+        results = {}
         for decision in started:
             result = await self._store.get(Collection.WORKFLOW_RESULTS, decision["decision_id"])
-            rows.append(_summary(decision, result))
+            if result is not None:
+                results[decision["decision_id"]] = result
+        # Not consolidated yet: the live status, all of the page's at once from the engine. The
+        # engine down, the list still shows what the store knows, the rest as UNKNOWN.
+        pending = [d["decision_id"] for d in started if d["decision_id"] not in results]
+        try:
+            live = await self._gateway.statuses(pending)
+        except DependencyDown as exc:
+            log.warning("workflow_list_without_engine", reason=str(exc), workflows=len(pending))
+            live = {}
+        rows = [_summary(d, results.get(d["decision_id"]), live) for d in started]
         if status:
             rows = [r for r in rows if r["status"] == status.upper()][offset : offset + limit]
         return rows
@@ -96,8 +109,12 @@ class Operations:
     async def reject(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
         return asdict(await self._gateway.decide(workflow_id, False, by, reason))
 
-    async def cancel(self, workflow_id: str) -> None:
-        await self._gateway.cancel(workflow_id)
+    async def cancel(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
+        """Request cancellation with the operator's reason; the ledger keeps who and why."""
+        view = await self._gateway.cancel(workflow_id, reason, by)
+        await record_cancel_request(self._store, workflow_id, by, reason, self._clock())
+        log.info("workflow_cancel_requested", workflow_id=workflow_id, by=by, reason=reason)
+        return asdict(view)
 
     # ------------------------------------------------------------ tickets
 
@@ -131,11 +148,16 @@ class Operations:
         return await self._store.find(Collection.INCIDENTS, filters, limit=limit, offset=offset)
 
 
-def _summary(decision: dict[str, Any], result: dict[str, Any] | None) -> dict[str, Any]:
+def _summary(
+    decision: dict[str, Any], result: dict[str, Any] | None, live: dict[str, str]
+) -> dict[str, Any]:
+    # UNKNOWN: recorded as started, but neither a stored result nor the engine knows it (the
+    # engine's retention dropped it, or the start never reached the engine).
+    status = (result or {}).get("status") or live.get(decision["decision_id"], "UNKNOWN")
     return {
         "workflow_id": decision["decision_id"],
         "plan_id": decision.get("plan_id"),
-        "status": (result or {}).get("status", "RUNNING"),
+        "status": status,
         "started_at": decision.get("timestamp"),
         "consolidated_at": (result or {}).get("consolidated_at"),
         "sla_violations": ((result or {}).get("sla_status") or {}).get("violations_count"),

@@ -48,23 +48,21 @@ ALLOCATION_PACKAGES = (SECURITY_CONSTRAINTS,)
 class PolicyConfig:
     """The configurable limits handed to the policies as ``input.config``."""
 
-    allowed_capabilities: tuple[str, ...] = (
-        "code_generation",
-        "deployment",
-        "testing",
-        "validation",
-    )
+    # Empty: every capability is allowed (the policies get no list and check none).
+    allowed_capabilities: tuple[str, ...] = ()
     max_cpu: str = "4000m"
     max_memory: str = "8Gi"
     max_concurrent_tickets: int = 100
 
     def as_input(self) -> dict[str, Any]:
-        return {
-            "allowed_capabilities": list(self.allowed_capabilities),
+        doc: dict[str, Any] = {
             "max_cpu": self.max_cpu,
             "max_memory": self.max_memory,
             "max_concurrent_tickets": self.max_concurrent_tickets,
         }
+        if self.allowed_capabilities:
+            doc["allowed_capabilities"] = list(self.allowed_capabilities)
+        return doc
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,8 @@ async def test_valid_ticket_is_allowed_by_every_package(engine: Any, package: st
 
 async def test_violations_name_policy_rule_and_severity(engine: Any) -> None:
     bad = ticket(required_capabilities=["shell"], parameters={"memory": "16Gi"})
-    decision = await engine.evaluate(RESOURCE_LIMITS, doc_of(bad))
+    config = {"allowed_capabilities": ["code_generation", "deployment", "testing", "validation"]}
+    decision = await engine.evaluate(RESOURCE_LIMITS, doc_of(bad, config=config))
     assert not decision.allow
     rules = {(v.policy, v.rule, v.severity) for v in decision.violations}
     assert rules == {
@@ -69,6 +70,10 @@ async def test_configured_limits_come_through_the_input(engine: Any) -> None:
     bad = ticket(required_capabilities=["shell"])
     config = {"allowed_capabilities": ["shell"]}
     assert (await engine.evaluate(RESOURCE_LIMITS, doc_of(bad, config=config))).allow
+    other = ticket(required_capabilities=["helm"])
+    assert not (await engine.evaluate(RESOURCE_LIMITS, doc_of(other, config=config))).allow
+    # No list configured: every capability is allowed.
+    assert (await engine.evaluate(RESOURCE_LIMITS, doc_of(other))).allow
 
 
 async def test_sla_rules(engine: Any) -> None:

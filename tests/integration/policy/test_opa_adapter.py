@@ -128,7 +128,8 @@ async def test_real_opa_server() -> None:
         await engine.ping()
         assert (await engine.evaluate(RESOURCE_LIMITS, doc_of(ticket()))).allow
         bad = ticket(required_capabilities=["shell"])
-        decision = await engine.evaluate(RESOURCE_LIMITS, doc_of(bad))
+        listed = doc_of(bad, config={"allowed_capabilities": ["code_generation"]})
+        decision = await engine.evaluate(RESOURCE_LIMITS, listed)
         assert [v.rule for v in decision.violations] == ["capability_not_allowed"]
     finally:
         await engine.close()

@@ -47,6 +47,7 @@ async def test_redis_and_grpc_registry_when_configured(
         cache = await wiring.open_cache(settings, stack)
         registry = await wiring.open_registry(settings, cache, stack)
         assert isinstance(cache, RedisCache) and isinstance(registry, GrpcRegistry)
+        assert registry.watching  # SERVICE_REGISTRY_WATCH defaults on
         await registry.register(worker("wired-1", {"wired"}))
         scheduler = wiring.build_scheduler(settings, registry, cache)
         allocation = await scheduler.allocate(ticket(capabilities=["wired"]), T0)

@@ -19,5 +19,6 @@ def sla_api_server() -> Iterator[StandIn]:
 def sla_api(sla_api_server: StandIn) -> StandIn:
     """The session's stand-in, reset to a healthy empty answer for each test."""
     sla_api_server.status, sla_api_server.body, sla_api_server.raw = 200, [], None
+    sla_api_server.upstream = None
     sla_api_server.requests.clear()
     return sla_api_server

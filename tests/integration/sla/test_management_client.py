@@ -1,7 +1,8 @@
 """The SLA management API client over real HTTP.
 
 No SLA management service can run here: these tests use a stand-in HTTP server
-(tests/servers/sla_management.py) serving the documented answer shape. Set
+(tests/servers/sla_management.py) serving the documented answer shape and the upstream SLA
+management system's. Set
 SLA_MANAGEMENT_TEST_URL (and optionally SLA_MANAGEMENT_TEST_SERVICE) to also run the last test
 against a real deployment.
 """
@@ -15,7 +16,7 @@ import pytest
 from orchestrator_dynamic.adapters.sla.management import SlaManagementClient, base_url
 from orchestrator_dynamic.domain.errors import DependencyDown
 from orchestrator_dynamic.domain.sla_budget import BudgetStatus
-from tests.servers.sla_management import StandIn
+from tests.servers.sla_management import StandIn, upstream_budget
 
 pytestmark = pytest.mark.integration
 
@@ -63,6 +64,42 @@ async def test_reads_budgets_and_caches_them_for_the_ttl(sla_api: StandIn) -> No
         await client.close()
 
 
+async def test_reads_the_upstream_answer_shape(sla_api: StandIn) -> None:
+    sla_api.upstream = [
+        upstream_budget("orch", "orch-latency", remaining=42.0, status="WARNING",
+                        slo_target=0.999, burn_rates={1: 2.5, 6: 1.0, 24: 0.5}),
+        upstream_budget("other", "other-availability", remaining=90.0, status="HEALTHY",
+                        slo_target=0.99),
+        upstream_budget("orch", "orch-strict", remaining=0.0, status="EXHAUSTED", slo_target=1.0),
+    ]  # fmt: skip
+    client = SlaManagementClient(sla_api.url, default_target=0.95)
+    try:
+        latency, strict = await client.fetch("orch")
+    finally:
+        await client.close()
+    assert sla_api.requests == [{"service_name": ["orch"]}]
+    assert (latency.slo_id, latency.status, latency.target) == (
+        "orch-latency",
+        BudgetStatus.WARNING,
+        0.999,  # upstream's slo_target, not the default
+    )
+    assert latency.remaining_percent == pytest.approx(42.0)
+    assert latency.burn_rates == {1: 2.5, 6: 1.0, 24: 0.5}
+    assert (strict.target, strict.status, strict.remaining) == (1.0, BudgetStatus.EXHAUSTED, 0.0)
+
+
+async def test_slo_target_wins_over_target_and_either_may_be_absent(sla_api: StandIn) -> None:
+    both = {**BUDGET, "slo_id": "both", "slo_target": 0.9, "target": 0.8}
+    neither = {k: v for k, v in BUDGET.items() if k != "target"} | {"slo_id": "neither"}
+    sla_api.body = [both, neither]
+    client = SlaManagementClient(sla_api.url, default_target=0.97)
+    try:
+        got = {b.slo_id: b.target for b in await client.fetch("orch")}
+    finally:
+        await client.close()
+    assert got == {"both": 0.9, "neither": 0.97}
+
+
 @pytest.mark.parametrize(
     ("status", "raw", "reason"),
     [
@@ -70,6 +107,12 @@ async def test_reads_budgets_and_caches_them_for_the_ttl(sla_api: StandIn) -> No
         (200, b"not json", "JSONDecodeError"),
         (200, b'{"budgets": 3}', "no list of budgets"),
         (200, b'[{"service_name": "orch", "slo_id": "x", "status": "BAD"}]', "bad budget"),
+        (
+            200,
+            b'{"budgets": [{"service_name": "orch", "slo_id": "x", "status": "HEALTHY",'
+            b' "error_budget_remaining": 50, "slo_target": 99.9}], "total": 1}',
+            "slo_target",  # a percentage where a fraction belongs
+        ),
     ],
 )
 async def test_failures_fail_open(sla_api: StandIn, status: int, raw: bytes, reason: str) -> None:

@@ -33,6 +33,9 @@ async def engine() -> AsyncIterator[EmbeddedPolicyEngine]:
     await engine.close()
 
 
+SPECIFICATION_CAPABILITIES = ("code_generation", "deployment", "testing", "validation")
+
+
 def validator(engine: Any, store: Any = None, **config: Any) -> PolicyValidator:
     return PolicyValidator(engine, store, PolicyConfig(**config))
 
@@ -73,13 +76,31 @@ async def test_c1_names_every_rule_broken(engine: Any) -> None:
     ticket = plan.tickets[0].model_copy(
         update={"parameters": {"cpu": "8"}, "required_capabilities": ["shell"]}
     )
-    verdict = await validator(engine).validate_plan(plan.plan, [ticket], ticket.created_at)
+    check = validator(engine, allowed_capabilities=SPECIFICATION_CAPABILITIES)
+    verdict = await check.validate_plan(plan.plan, [ticket], ticket.created_at)
     codes = sorted({i.code for i in verdict.issues()})
     assert codes == [
         "policy.resource_limits.capability_not_allowed",
         "policy.resource_limits.cpu_exceeds_limit",
     ]
     assert all(ticket.task_id in i.message for i in verdict.issues())
+
+
+async def test_without_an_allow_list_every_capability_is_allowed(engine: Any) -> None:
+    """Upstream plans need read, write, python, helm...: unset allows them all."""
+    plan = planned("approve-5-task-dag")
+    tickets = [
+        t.model_copy(update={"required_capabilities": ["read", "write", "python", "helm"]})
+        for t in plan.tickets
+    ]
+    verdict = await validator(engine).validate_plan(plan.plan, tickets, tickets[0].created_at)
+    assert verdict.allowed, verdict.refusal()
+    listed = validator(engine, allowed_capabilities=("read", "write"))
+    verdict = await listed.validate_plan(plan.plan, tickets, tickets[0].created_at)
+    refused = {i.message for i in verdict.issues()}
+    assert any('capability "python"' in m for m in refused)
+    assert any('capability "helm"' in m for m in refused)
+    assert not any('capability "read"' in m for m in refused)
 
 
 async def test_c1_refuses_a_deadline_already_past(engine: Any) -> None:

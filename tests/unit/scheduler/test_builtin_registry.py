@@ -25,3 +25,12 @@ async def test_index_follows_registrations() -> None:
     assert await ids(registry, "x") == ["b", "c"]
     assert await ids(registry, "y") == []
     assert await ids(registry, "unknown") == []
+
+
+async def test_a_heartbeat_reports_the_load() -> None:
+    registry = BuiltinRegistry()
+    await registry.register(worker("hb", {"x"}))
+    await registry.heartbeat("hb", active_tasks=4)
+    assert (await registry.get("hb")).active_tasks == 4
+    await registry.heartbeat("hb")  # no figure: the last one stays
+    assert (await registry.get("hb")).active_tasks == 4

@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
 
@@ -22,11 +23,29 @@ from orchestrator_dynamic.adapters.serialization.avro import (
     to_confluent,
 )
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
-from orchestrator_dynamic.domain.decode import parse_decision
+from orchestrator_dynamic.domain.decode import hash_matches, parse_decision
 from orchestrator_dynamic.domain.errors import BusUnavailable, MalformedMessage
+from orchestrator_dynamic.wiring import decoder
 from tests.conftest import decision_bytes
+from tests.upstream import as_avro, upstream_decision, upstream_writer_schema
 
 SCHEMA_ID = 42
+UPSTREAM_ID = 43  # upstream's writer schema: enum DecisionType, records in other namespaces
+BROKEN_ID = 44  # a schema no Avro library can parse
+PROTOBUF_ID = 45
+
+
+def served(schema_id: int) -> dict[str, object] | None:
+    if schema_id == SCHEMA_ID:
+        return {"schema": json.dumps(schema_json("ConsolidatedDecision"))}
+    if schema_id == UPSTREAM_ID:
+        return {"schema": json.dumps(upstream_writer_schema())}
+    if schema_id == BROKEN_ID:
+        broken = {"type": "record", "name": "X", "fields": [{"name": "a", "type": "nothing"}]}
+        return {"schema": json.dumps(broken)}
+    if schema_id == PROTOBUF_ID:
+        return {"schema": 'syntax = "proto3";', "schemaType": "PROTOBUF"}
+    return None
 
 
 class StandIn(BaseHTTPRequestHandler):
@@ -34,12 +53,13 @@ class StandIn(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         StandIn.hits.append(self.path)
-        if self.path != f"/schemas/ids/{SCHEMA_ID}":
+        doc = served(int(self.path.rsplit("/", 1)[-1])) if "/schemas/ids/" in self.path else None
+        if doc is None:
             self.send_response(404)
             self.end_headers()
             self.wfile.write(b'{"error_code": 40403, "message": "Schema not found"}')
             return
-        body = json.dumps({"schema": json.dumps(schema_json("ConsolidatedDecision"))}).encode()
+        body = json.dumps(doc).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/vnd.schemaregistry.v1+json")
         self.end_headers()
@@ -68,8 +88,9 @@ async def test_writer_schema_comes_from_the_registry_and_is_cached(registry_url:
     client = SchemaRegistryClient(registry_url)
     raw, doc = framed_decision()
     StandIn.hits.clear()
-    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
-    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    for _ in range(2):
+        decoded = await decode_message("ConsolidatedDecision", raw, client.schema)
+        assert parse_decision(decoded) == parse_decision(doc)
     assert StandIn.hits == [f"/schemas/ids/{SCHEMA_ID}"]
     await client.close()
 
@@ -79,6 +100,34 @@ async def test_unknown_schema_id_is_named(registry_url: str) -> None:
     with pytest.raises(MalformedMessage) as err:
         await client.schema(7)
     assert "unknown schema id 7" in str(err.value)
+    await client.close()
+
+
+async def test_upstream_writer_schema_with_other_names_is_resolved_by_field_name(
+    registry_url: str,
+) -> None:
+    """The registry serves the writer's schema (DecisionType, other namespaces); the wiring's
+    decoder resolves it against ours and the decision reads as upstream built it."""
+    client = SchemaRegistryClient(registry_url)
+    doc = upstream_decision()
+    decoded = await decoder("ConsolidatedDecision", client)(as_avro(doc, UPSTREAM_ID))
+    decision = parse_decision(decoded)
+    assert decision == parse_decision(doc)
+    assert decision.final_decision == "approve" and hash_matches(decision)
+    await client.close()
+
+
+@pytest.mark.parametrize(
+    ("schema_id", "code"), [(BROKEN_ID, "avro.writer_schema"), (PROTOBUF_ID, "avro.schema_type")]
+)
+async def test_a_writer_schema_we_cannot_use_makes_the_record_malformed(
+    registry_url: str, schema_id: int, code: str
+) -> None:
+    client = SchemaRegistryClient(registry_url)
+    with pytest.raises(MalformedMessage) as err:
+        await decoder("ConsolidatedDecision", client)(to_confluent(schema_id, b"\x02"))
+    assert err.value.issues[0].code == code
+    assert str(schema_id) in err.value.issues[0].message
     await client.close()
 
 
@@ -105,5 +154,26 @@ async def test_against_a_real_registry() -> None:
     client = SchemaRegistryClient(url)
     _, doc = framed_decision()
     raw = to_confluent(schema_id, encode_avro("ConsolidatedDecision", doc))
-    assert await decode_message("ConsolidatedDecision", raw, client.schema) == doc
+    decoded = await decode_message("ConsolidatedDecision", raw, client.schema)
+    assert parse_decision(decoded) == parse_decision(doc)
     await client.close()
+
+
+def upstream_schemas_dir() -> Path:
+    default = Path(__file__).parents[3].parent / "shared" / "upstream" / "schemas"
+    return Path(os.environ.get("UPSTREAM_SCHEMAS_DIR", default))
+
+
+@pytest.mark.skipif(
+    not (upstream_schemas_dir() / "consolidated-decision.avsc").exists(),
+    reason="upstream's schemas are not beside the repo (UPSTREAM_SCHEMAS_DIR)",
+)
+async def test_upstream_published_schema_as_the_writer() -> None:
+    """Upstream's own consolidated-decision.avsc, as its producer registers it."""
+    writer = json.loads((upstream_schemas_dir() / "consolidated-decision.avsc").read_text())
+    doc = upstream_decision()
+    decoded = await decode_message(
+        "ConsolidatedDecision", as_avro(doc, 3, writer), lambda _: writer
+    )
+    assert parse_decision(decoded) == parse_decision(doc)
+    assert hash_matches(parse_decision(decoded))

@@ -90,6 +90,8 @@ class Sink:
 async def decode(raw: bytes) -> dict[str, Any]:
     if raw == b"bad":
         raise MalformedMessage([Issue("json.invalid", "not valid JSON", "decision_id")])
+    if raw == b"boom":  # a decoder failing in a way nobody foresaw
+        raise RecursionError("maximum recursion depth exceeded while decoding")
     return {"value": raw.decode()}
 
 
@@ -148,3 +150,52 @@ async def test_run_survives_a_poll_outage() -> None:
     await asyncio.wait_for(sub.changed.wait(), 5)
     task.cancel()
     assert [d["value"] for d in sink.accepted] == ["a"] and sub.committed == [0]
+
+
+async def test_a_decoder_raising_anything_dead_letters_the_record_and_the_intake_goes_on() -> None:
+    sub = ScriptedSubscription([b"a", b"boom", b"b"])
+    dlq = FlakyPublisher()
+    sink = Sink()
+    consumer = intake(sub, dlq, sink)
+    assert await consumer.run_once() == 3
+    [(_, value, headers)] = dlq.records
+    assert value == b"boom", "the original bytes"
+    assert headers["dlq.reason_code"] == "decode.failed"
+    assert "RecursionError" in headers["dlq.reason"]
+    assert sink.dead == [(b"boom", "decode.failed")]
+    assert [d["value"] for d in sink.accepted] == ["a", "b"]
+    assert sub.committed == [0, 1, 2], "the poison record is committed too"
+
+
+async def test_a_handler_raising_anything_unforeseen_is_dead_lettered_not_raised() -> None:
+    class Buggy(Sink):
+        async def submit(self, doc: dict[str, Any]) -> None:
+            if doc["value"] == "bug":
+                raise KeyError("plan_id")
+            await super().submit(doc)
+
+    sub = ScriptedSubscription([b"bug", b"ok"])
+    dlq = FlakyPublisher()
+    sink = Buggy()
+    consumer = intake(sub, dlq, sink)
+    assert await consumer.run_once() == 2
+    [(_, value, headers)] = dlq.records
+    assert (value, headers["dlq.reason_code"]) == (b"bug", "intake.unexpected_error")
+    assert [d["value"] for d in sink.accepted] == ["ok"] and sub.committed == [0, 1]
+
+
+async def test_an_untranslated_network_error_is_an_outage_retried_not_a_dead_letter() -> None:
+    class Flaky(Sink):
+        async def submit(self, doc: dict[str, Any]) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise ConnectionResetError("peer went away")
+            await super().submit(doc)
+
+    sub = ScriptedSubscription([b"a"])
+    dlq = FlakyPublisher()
+    sink = Flaky(failures=2)
+    consumer = intake(sub, dlq, sink)
+    assert await consumer.run_once() == 1
+    assert dlq.records == [] and [d["value"] for d in sink.accepted] == ["a"]
+    assert sub.committed == [0]

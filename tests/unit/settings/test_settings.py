@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator_dynamic.domain.model import TaskType
 from orchestrator_dynamic.settings import Settings, SettingsError, load_settings, masked
 
 ENV_NAMES = [name.upper() for name in Settings.model_fields]
@@ -32,12 +33,12 @@ def test_defaults_are_the_embedded_setup() -> None:
         60_000,
     )
     assert s.priority_weights().risk == 0.4
-    assert not s.opa_fail_open and s.opa_allowed_capabilities == [
-        "code_generation",
-        "deployment",
-        "testing",
-        "validation",
-    ]
+    assert not s.opa_fail_open and s.opa_allowed_capabilities == []  # every one allowed
+    assert s.task_types() == {
+        "create": TaskType.EXECUTE,
+        "update": TaskType.EXECUTE,
+        "delete": TaskType.EXECUTE,
+    }
 
 
 def test_every_family_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -89,6 +90,14 @@ def test_every_family_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert s.retry.attempts == 5 and s.log_level == "DEBUG"
 
 
+def test_task_type_aliases_replace_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TASK_TYPE_ALIASES", '{" Provision ": "deploy", "scan": "VALIDATE"}')
+    assert load_settings().task_types() == {
+        "provision": TaskType.DEPLOY,
+        "scan": TaskType.VALIDATE,
+    }
+
+
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("API_PORT=9100\nDEMO_WORKER_FAILURE_RATE=0.25\n")
     s = load_settings()
@@ -106,6 +115,8 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ("DEMO_WORKER_FAILURE_RATE", "1.5"),
         ("API_TOKENS", '{"t": "root"}'),
         ("SLA_TICKET_MIN_TIMEOUT_MS", "0"),
+        ("TASK_TYPE_ALIASES", '{"create": "TELEPORT"}'),
+        ("TASK_TYPE_ALIASES", '["create"]'),
     ],
 )
 def test_invalid_values_name_the_variable(

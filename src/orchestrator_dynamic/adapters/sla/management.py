@@ -1,10 +1,13 @@
 """Client of the external SLA management API: error budgets per service, cached, fail-open.
 
 ``GET /api/v1/budgets?service_name=NAME`` answers a JSON list of budgets, or an object with a
-``budgets`` list. Each budget: ``service_name``, ``slo_id``, ``error_budget_remaining`` (percent),
-``status`` (HEALTHY/WARNING/CRITICAL/EXHAUSTED), optional ``target`` and ``burn_rates``
-(``[{"window_hours": 1, "rate": 2.5}, ...]``). When the API is down or answers nonsense the
-monitor falls back to its own computation: SLA monitoring must never stop the orchestrator.
+``budgets`` list (the upstream SLA management system answers ``{"budgets": [...], "total": N}``).
+Each budget: ``service_name``, ``slo_id``, ``error_budget_remaining`` (percent), ``status``
+(HEALTHY/WARNING/CRITICAL/EXHAUSTED), the SLO target as a fraction in ``slo_target`` (upstream's
+name) or ``target``, and ``burn_rates`` (``[{"window_hours": 1, "rate": 2.5, ...}, ...]``); the
+other fields upstream sends (``sli_value``, ``error_budget_consumed``, ``window_start``, burn-rate
+``level``, ...) are not needed and ignored. When the API is down or answers nonsense the monitor
+falls back to its own computation: SLA monitoring must never stop the orchestrator.
 """
 
 from __future__ import annotations
@@ -33,14 +36,17 @@ class _Budget(BaseModel):
     slo_id: str
     error_budget_remaining: float = Field(ge=0, le=100)
     status: BudgetStatus
-    target: float | None = Field(None, gt=0, lt=1)
+    # A target of 1 is legal upstream (no budget at all: EXHAUSTED), so the bound is inclusive.
+    slo_target: float | None = Field(None, gt=0, le=1)
+    target: float | None = Field(None, gt=0, le=1)
     burn_rates: list[_BurnRate] = Field(default_factory=list)
 
     def to_domain(self, default_target: float) -> ErrorBudget:
+        target = self.slo_target if self.slo_target is not None else self.target
         return ErrorBudget(
             service_name=self.service_name,
             slo_id=self.slo_id,
-            target=self.target or default_target,
+            target=target if target is not None else default_target,
             total=0,
             bad=0,
             remaining=self.error_budget_remaining / 100.0,

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI
+from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from orchestrator_dynamic import __version__
 from orchestrator_dynamic.entrypoints.api import problems
+from orchestrator_dynamic.entrypoints.api.body import BodyGuard
 from orchestrator_dynamic.entrypoints.api.routes import (
     decisions,
     health,
@@ -29,15 +31,18 @@ def create_app(
     max_body_bytes: int = 1 << 20,
     extra_routers: list[APIRouter] | None = None,
 ) -> FastAPI:
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from files the package ships, not from a CDN,
+    # so the docs work on a machine without internet access.
+    app = FastAPIOffline(
         title="Orchestrator Dynamic",
         version=__version__,
         description="Durable execution of approved multi-agent plans (Flow C).",
+        static_url="/docs-assets",
     )
     app.state.services = services
     app.state.auth = TokenAuth(tokens)
     problems.install(app)
-    app.middleware("http")(_limit_body(max_body_bytes))
+    app.add_middleware(BodyGuard, limit=max_body_bytes)
     app.include_router(health.router)
     v1 = APIRouter(prefix="/api/v1")
     for router in (decisions.router, workflows.router, tickets.router, incidents.router):
@@ -51,19 +56,3 @@ def create_app(
     # Server spans for every API call; probes and scrapes would only be noise in traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics")
     return app
-
-
-def _limit_body(
-    limit: int,
-) -> Callable[[Request, Callable[[Request], Awaitable[Response]]], Awaitable[Response]]:
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > limit):
-            return problems.problem(
-                413, "Request too large", f"the body may be at most {limit} bytes"
-            )
-        return await call_next(request)
-
-    return middleware

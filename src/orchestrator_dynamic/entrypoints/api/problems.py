@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,6 +17,7 @@ from orchestrator_dynamic.domain.errors import (
     NotFound,
     OrchestratorError,
     PlanRefused,
+    TooLarge,
     Unauthorized,
 )
 
@@ -31,10 +33,18 @@ def _errors(issues: Any) -> list[dict[str, str]]:
     return [{"field": i.path, "reason": i.message, "code": i.code} for i in issues]
 
 
+# Permanent refusals, most specific first: never a retryable 5xx.
+_REFUSALS: tuple[tuple[type[MalformedMessage | PlanRefused], int, str], ...] = (
+    (TooLarge, 413, "Request too large"),
+    (MalformedMessage, 422, "Malformed message"),
+    (PlanRefused, 422, "Plan refused"),
+)
+
+
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, MalformedMessage | PlanRefused):
-        title = "Malformed message" if isinstance(exc, MalformedMessage) else "Plan refused"
-        return problem(422, title, str(exc), errors=_errors(exc.issues))
+        status, title = next((s, t) for kind, s, t in _REFUSALS if isinstance(exc, kind))
+        return problem(status, title, str(exc), errors=_errors(exc.issues))
     if isinstance(exc, NotFound):
         return problem(404, "Not found", str(exc))
     if isinstance(exc, Conflict):
@@ -48,16 +58,34 @@ async def _domain(request: Request, exc: Exception) -> JSONResponse:
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    errors = [
-        {
-            "field": ".".join(str(p) for p in err["loc"] if p != "body"),
-            "reason": err["msg"],
-            "code": err["type"],
-        }
-        for err in exc.errors()
-    ]
+    raw = getattr(request.state, "raw_body", b"")
+    errors = [_validation_error(err, raw) for err in exc.errors()]
     detail = "; ".join(f"{e['field'] or '<body>'}: {e['reason']}" for e in errors)
     return problem(422, "Invalid request", detail, errors=errors)
+
+
+def _validation_error(err: Mapping[str, Any], raw: bytes) -> dict[str, str]:
+    loc = list(err["loc"])
+    if err["type"] == "json_invalid":
+        # FastAPI puts the parser's character offset where the field goes: the field is the
+        # body as a whole, and the offset becomes a line and column a person can find.
+        offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else 0
+        reason = (err.get("ctx") or {}).get("error") or err["msg"]
+        return {
+            "field": "",
+            "reason": f"not valid JSON at {_line_column(raw, offset)}: {reason}",
+            "code": "json_invalid",
+        }
+    if loc[:1] == ["body"]:
+        loc = loc[1:]
+    return {"field": ".".join(str(p) for p in loc), "reason": err["msg"], "code": err["type"]}
+
+
+def _line_column(raw: bytes, offset: int) -> str:
+    text = raw.decode("utf-8", errors="replace")[:offset]
+    line = text.count("\n") + 1
+    column = offset - (text.rfind("\n") + 1) + 1
+    return f"line {line}, column {column}"
 
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:

@@ -10,12 +10,19 @@ from pydantic import BaseModel, Field
 class SubmitAccepted(BaseModel):
     workflow_id: str
     disposition: str = Field(description="started, existing (same decision seen before) or skipped")
-    status: str
+    status: str = Field(description="the workflow's status now, as GET /workflows/{id} shows it")
 
 
 class Decide(BaseModel):
     by: str = Field(default="operator", min_length=1, max_length=200)
     reason: str = Field(default="", max_length=2_000)
+
+
+class CancelAccepted(BaseModel):
+    workflow_id: str
+    status: str = Field(description="the status when the request arrived; CANCELLED once it ends")
+    cancel_requested: bool
+    reason: str = ""
 
 
 class WorkflowPublic(BaseModel):
@@ -31,6 +38,12 @@ class WorkflowPublic(BaseModel):
     guardrails: list[str] = []
     metrics: dict[str, Any] = {}
     reason: str = ""
+    waiting: dict[str, Any] | None = Field(
+        default=None,
+        description='While the current step retries after a dependency outage: {"message": '
+        '"waiting for <dependency> since <time>", "activity", "dependency", "error_type", '
+        '"reason", "since_ms", "attempt"}',
+    )
 
 
 class WorkflowSummary(BaseModel):

@@ -24,33 +24,63 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nForchestrator_dynamic/adapters/registry/grpc_gen/service_registry.proto\x12\x18orchestrator.registry.v1\"M\n\tTelemetry\x12\x14\n\x0csuccess_rate\x18\x01 \x01(\x01\x12\x16\n\x0e\x64uration_score\x18\x02 \x01(\x01\x12\x12\n\nexperience\x18\x03 \x01(\x01\"\xab\x02\n\tAgentInfo\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12\x11\n\tnamespace\x18\x03 \x01(\t\x12?\n\x0esecurity_level\x18\x04 \x01(\x0e\x32\'.orchestrator.registry.v1.SecurityLevel\x12\x36\n\x06health\x18\x05 \x01(\x0e\x32&.orchestrator.registry.v1.HealthStatus\x12\x1c\n\x14max_concurrent_tasks\x18\x06 \x01(\x05\x12\x14\n\x0c\x61\x63tive_tasks\x18\x07 \x01(\x05\x12\x36\n\ttelemetry\x18\x08 \x01(\x0b\x32#.orchestrator.registry.v1.Telemetry\"\x90\x01\n\x0f\x44iscoverRequest\x12\x14\n\x0c\x63\x61pabilities\x18\x01 \x03(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12?\n\x0esecurity_level\x18\x03 \x01(\x0e\x32\'.orchestrator.registry.v1.SecurityLevel\x12\x13\n\x0bmax_results\x18\x04 \x01(\x05\"G\n\x10\x44iscoverResponse\x12\x33\n\x06\x61gents\x18\x01 \x03(\x0b\x32#.orchestrator.registry.v1.AgentInfo\"E\n\x0fRegisterRequest\x12\x32\n\x05\x61gent\x18\x01 \x01(\x0b\x32#.orchestrator.registry.v1.AgentInfo\"$\n\x10RegisterResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x08\"P\n\x10HeartbeatRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x19\n\x0c\x61\x63tive_tasks\x18\x02 \x01(\x05H\x00\x88\x01\x01\x42\x0f\n\r_active_tasks\"K\n\x11HeartbeatResponse\x12\x36\n\x06health\x18\x01 \x01(\x0e\x32&.orchestrator.registry.v1.HealthStatus*W\n\x0cHealthStatus\x12\x1d\n\x19HEALTH_STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07HEALTHY\x10\x01\x12\x0c\n\x08\x44\x45GRADED\x10\x02\x12\r\n\tUNHEALTHY\x10\x03*k\n\rSecurityLevel\x12\x1e\n\x1aSECURITY_LEVEL_UNSPECIFIED\x10\x00\x12\n\n\x06PUBLIC\x10\x01\x12\x0c\n\x08INTERNAL\x10\x02\x12\x10\n\x0c\x43ONFIDENTIAL\x10\x03\x12\x0e\n\nRESTRICTED\x10\x04\x32\xc8\x02\n\x0fServiceRegistry\x12g\n\x0e\x44iscoverAgents\x12).orchestrator.registry.v1.DiscoverRequest\x1a*.orchestrator.registry.v1.DiscoverResponse\x12\x66\n\rRegisterAgent\x12).orchestrator.registry.v1.RegisterRequest\x1a*.orchestrator.registry.v1.RegisterResponse\x12\x64\n\tHeartbeat\x12*.orchestrator.registry.v1.HeartbeatRequest\x1a+.orchestrator.registry.v1.HeartbeatResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\nForchestrator_dynamic/adapters/registry/grpc_gen/service_registry.proto\x12\x1cneural_hive.service_registry\"\x8f\x01\n\x0e\x41gentTelemetry\x12\x14\n\x0csuccess_rate\x18\x01 \x01(\x01\x12\x17\n\x0f\x61vg_duration_ms\x18\x02 \x01(\x03\x12\x18\n\x10total_executions\x18\x03 \x01(\x03\x12\x19\n\x11\x66\x61iled_executions\x18\x04 \x01(\x03\x12\x19\n\x11last_execution_at\x18\x05 \x01(\x03\"\xdd\x03\n\tAgentInfo\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12;\n\nagent_type\x18\x02 \x01(\x0e\x32\'.neural_hive.service_registry.AgentType\x12\x14\n\x0c\x63\x61pabilities\x18\x03 \x03(\t\x12G\n\x08metadata\x18\x04 \x03(\x0b\x32\x35.neural_hive.service_registry.AgentInfo.MetadataEntry\x12?\n\ttelemetry\x18\x05 \x01(\x0b\x32,.neural_hive.service_registry.AgentTelemetry\x12\x39\n\x06status\x18\x06 \x01(\x0e\x32).neural_hive.service_registry.AgentStatus\x12\x15\n\rregistered_at\x18\x07 \x01(\x03\x12\x11\n\tlast_seen\x18\x08 \x01(\x03\x12\x11\n\tnamespace\x18\t \x01(\t\x12\x0f\n\x07\x63luster\x18\n \x01(\t\x12\x0f\n\x07version\x18\x0b \x01(\t\x12\x16\n\x0eschema_version\x18\x0c \x01(\x05\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xda\x02\n\x0fRegisterRequest\x12;\n\nagent_type\x18\x01 \x01(\x0e\x32\'.neural_hive.service_registry.AgentType\x12\x14\n\x0c\x63\x61pabilities\x18\x02 \x03(\t\x12M\n\x08metadata\x18\x03 \x03(\x0b\x32;.neural_hive.service_registry.RegisterRequest.MetadataEntry\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x0f\n\x07\x63luster\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\t\x12?\n\ttelemetry\x18\x07 \x01(\x0b\x32,.neural_hive.service_registry.AgentTelemetry\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"W\n\x10RegisterResponse\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12\x1a\n\x12registration_token\x18\x02 \x01(\t\x12\x15\n\rregistered_at\x18\x03 \x01(\x03\"e\n\x10HeartbeatRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\x12?\n\ttelemetry\x18\x02 \x01(\x0b\x32,.neural_hive.service_registry.AgentTelemetry\"a\n\x11HeartbeatResponse\x12\x39\n\x06status\x18\x01 \x01(\x0e\x32).neural_hive.service_registry.AgentStatus\x12\x11\n\tlast_seen\x18\x02 \x01(\x03\"%\n\x11\x44\x65registerRequest\x12\x10\n\x08\x61gent_id\x18\x01 \x01(\t\"%\n\x12\x44\x65registerResponse\x12\x0f\n\x07success\x18\x01 \x01(\x08\"\xb9\x01\n\x0f\x44iscoverRequest\x12\x14\n\x0c\x63\x61pabilities\x18\x01 \x03(\t\x12K\n\x07\x66ilters\x18\x02 \x03(\x0b\x32:.neural_hive.service_registry.DiscoverRequest.FiltersEntry\x12\x13\n\x0bmax_results\x18\x03 \x01(\x05\x1a.\n\x0c\x46iltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"[\n\x10\x44iscoverResponse\x12\x37\n\x06\x61gents\x18\x01 \x03(\x0b\x32\'.neural_hive.service_registry.AgentInfo\x12\x0e\n\x06ranked\x18\x02 \x01(\x08\"\xcf\x01\n\x11ListAgentsRequest\x12;\n\nagent_type\x18\x01 \x01(\x0e\x32\'.neural_hive.service_registry.AgentType\x12M\n\x07\x66ilters\x18\x02 \x03(\x0b\x32<.neural_hive.service_registry.ListAgentsRequest.FiltersEntry\x1a.\n\x0c\x46iltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"M\n\x12ListAgentsResponse\x12\x37\n\x06\x61gents\x18\x01 \x03(\x0b\x32\'.neural_hive.service_registry.AgentInfo\"Q\n\x12WatchAgentsRequest\x12;\n\nagent_type\x18\x01 \x01(\x0e\x32\'.neural_hive.service_registry.AgentType\"\x97\x02\n\x10\x41gentChangeEvent\x12L\n\nevent_type\x18\x01 \x01(\x0e\x32\x38.neural_hive.service_registry.AgentChangeEvent.EventType\x12\x36\n\x05\x61gent\x18\x02 \x01(\x0b\x32\'.neural_hive.service_registry.AgentInfo\x12\x11\n\ttimestamp\x18\x03 \x01(\x03\"j\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x0e\n\nREGISTERED\x10\x01\x12\x0b\n\x07UPDATED\x10\x02\x12\x10\n\x0c\x44\x45REGISTERED\x10\x03\x12\x12\n\x0eSTATUS_CHANGED\x10\x04*V\n\tAgentType\x12\x1a\n\x16\x41GENT_TYPE_UNSPECIFIED\x10\x00\x12\n\n\x06WORKER\x10\x01\x12\t\n\x05SCOUT\x10\x02\x12\t\n\x05GUARD\x10\x03\x12\x0b\n\x07\x41NALYST\x10\x04*U\n\x0b\x41gentStatus\x12\x1c\n\x18\x41GENT_STATUS_UNSPECIFIED\x10\x00\x12\x0b\n\x07HEALTHY\x10\x01\x12\r\n\tUNHEALTHY\x10\x02\x12\x0c\n\x08\x44\x45GRADED\x10\x03\x32\xb0\x05\n\x0fServiceRegistry\x12i\n\x08Register\x12-.neural_hive.service_registry.RegisterRequest\x1a..neural_hive.service_registry.RegisterResponse\x12l\n\tHeartbeat\x12..neural_hive.service_registry.HeartbeatRequest\x1a/.neural_hive.service_registry.HeartbeatResponse\x12o\n\nDeregister\x12/.neural_hive.service_registry.DeregisterRequest\x1a\x30.neural_hive.service_registry.DeregisterResponse\x12o\n\x0e\x44iscoverAgents\x12-.neural_hive.service_registry.DiscoverRequest\x1a..neural_hive.service_registry.DiscoverResponse\x12o\n\nListAgents\x12/.neural_hive.service_registry.ListAgentsRequest\x1a\x30.neural_hive.service_registry.ListAgentsResponse\x12q\n\x0bWatchAgents\x12\x30.neural_hive.service_registry.WatchAgentsRequest\x1a..neural_hive.service_registry.AgentChangeEvent0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'orchestrator_dynamic.adapters.registry.grpc_gen.service_registry_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_HEALTHSTATUS']._serialized_start=969
-  _globals['_HEALTHSTATUS']._serialized_end=1056
-  _globals['_SECURITYLEVEL']._serialized_start=1058
-  _globals['_SECURITYLEVEL']._serialized_end=1165
-  _globals['_TELEMETRY']._serialized_start=100
-  _globals['_TELEMETRY']._serialized_end=177
-  _globals['_AGENTINFO']._serialized_start=180
-  _globals['_AGENTINFO']._serialized_end=479
-  _globals['_DISCOVERREQUEST']._serialized_start=482
-  _globals['_DISCOVERREQUEST']._serialized_end=626
-  _globals['_DISCOVERRESPONSE']._serialized_start=628
-  _globals['_DISCOVERRESPONSE']._serialized_end=699
-  _globals['_REGISTERREQUEST']._serialized_start=701
-  _globals['_REGISTERREQUEST']._serialized_end=770
-  _globals['_REGISTERRESPONSE']._serialized_start=772
-  _globals['_REGISTERRESPONSE']._serialized_end=808
-  _globals['_HEARTBEATREQUEST']._serialized_start=810
-  _globals['_HEARTBEATREQUEST']._serialized_end=890
-  _globals['_HEARTBEATRESPONSE']._serialized_start=892
-  _globals['_HEARTBEATRESPONSE']._serialized_end=967
-  _globals['_SERVICEREGISTRY']._serialized_start=1168
-  _globals['_SERVICEREGISTRY']._serialized_end=1496
+  _globals['_AGENTINFO_METADATAENTRY']._loaded_options = None
+  _globals['_AGENTINFO_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_REGISTERREQUEST_METADATAENTRY']._loaded_options = None
+  _globals['_REGISTERREQUEST_METADATAENTRY']._serialized_options = b'8\001'
+  _globals['_DISCOVERREQUEST_FILTERSENTRY']._loaded_options = None
+  _globals['_DISCOVERREQUEST_FILTERSENTRY']._serialized_options = b'8\001'
+  _globals['_LISTAGENTSREQUEST_FILTERSENTRY']._loaded_options = None
+  _globals['_LISTAGENTSREQUEST_FILTERSENTRY']._serialized_options = b'8\001'
+  _globals['_AGENTTYPE']._serialized_start=2383
+  _globals['_AGENTTYPE']._serialized_end=2469
+  _globals['_AGENTSTATUS']._serialized_start=2471
+  _globals['_AGENTSTATUS']._serialized_end=2556
+  _globals['_AGENTTELEMETRY']._serialized_start=105
+  _globals['_AGENTTELEMETRY']._serialized_end=248
+  _globals['_AGENTINFO']._serialized_start=251
+  _globals['_AGENTINFO']._serialized_end=728
+  _globals['_AGENTINFO_METADATAENTRY']._serialized_start=681
+  _globals['_AGENTINFO_METADATAENTRY']._serialized_end=728
+  _globals['_REGISTERREQUEST']._serialized_start=731
+  _globals['_REGISTERREQUEST']._serialized_end=1077
+  _globals['_REGISTERREQUEST_METADATAENTRY']._serialized_start=681
+  _globals['_REGISTERREQUEST_METADATAENTRY']._serialized_end=728
+  _globals['_REGISTERRESPONSE']._serialized_start=1079
+  _globals['_REGISTERRESPONSE']._serialized_end=1166
+  _globals['_HEARTBEATREQUEST']._serialized_start=1168
+  _globals['_HEARTBEATREQUEST']._serialized_end=1269
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1271
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1368
+  _globals['_DEREGISTERREQUEST']._serialized_start=1370
+  _globals['_DEREGISTERREQUEST']._serialized_end=1407
+  _globals['_DEREGISTERRESPONSE']._serialized_start=1409
+  _globals['_DEREGISTERRESPONSE']._serialized_end=1446
+  _globals['_DISCOVERREQUEST']._serialized_start=1449
+  _globals['_DISCOVERREQUEST']._serialized_end=1634
+  _globals['_DISCOVERREQUEST_FILTERSENTRY']._serialized_start=1588
+  _globals['_DISCOVERREQUEST_FILTERSENTRY']._serialized_end=1634
+  _globals['_DISCOVERRESPONSE']._serialized_start=1636
+  _globals['_DISCOVERRESPONSE']._serialized_end=1727
+  _globals['_LISTAGENTSREQUEST']._serialized_start=1730
+  _globals['_LISTAGENTSREQUEST']._serialized_end=1937
+  _globals['_LISTAGENTSREQUEST_FILTERSENTRY']._serialized_start=1588
+  _globals['_LISTAGENTSREQUEST_FILTERSENTRY']._serialized_end=1634
+  _globals['_LISTAGENTSRESPONSE']._serialized_start=1939
+  _globals['_LISTAGENTSRESPONSE']._serialized_end=2016
+  _globals['_WATCHAGENTSREQUEST']._serialized_start=2018
+  _globals['_WATCHAGENTSREQUEST']._serialized_end=2099
+  _globals['_AGENTCHANGEEVENT']._serialized_start=2102
+  _globals['_AGENTCHANGEEVENT']._serialized_end=2381
+  _globals['_AGENTCHANGEEVENT_EVENTTYPE']._serialized_start=2275
+  _globals['_AGENTCHANGEEVENT_EVENTTYPE']._serialized_end=2381
+  _globals['_SERVICEREGISTRY']._serialized_start=2559
+  _globals['_SERVICEREGISTRY']._serialized_end=3247
 # @@protoc_insertion_point(module_scope)

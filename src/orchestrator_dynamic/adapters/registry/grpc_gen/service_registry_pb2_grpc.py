@@ -34,33 +34,42 @@ class ServiceRegistryStub:
         Args:
             channel: A grpc.Channel.
         """
-        self.DiscoverAgents = channel.unary_unary(
-                '/orchestrator.registry.v1.ServiceRegistry/DiscoverAgents',
-                request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverRequest.SerializeToString,
-                response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverResponse.FromString,
-                _registered_method=True)
-        self.RegisterAgent = channel.unary_unary(
-                '/orchestrator.registry.v1.ServiceRegistry/RegisterAgent',
+        self.Register = channel.unary_unary(
+                '/neural_hive.service_registry.ServiceRegistry/Register',
                 request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.RegisterRequest.SerializeToString,
                 response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.RegisterResponse.FromString,
                 _registered_method=True)
         self.Heartbeat = channel.unary_unary(
-                '/orchestrator.registry.v1.ServiceRegistry/Heartbeat',
+                '/neural_hive.service_registry.ServiceRegistry/Heartbeat',
                 request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.HeartbeatRequest.SerializeToString,
                 response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.HeartbeatResponse.FromString,
+                _registered_method=True)
+        self.Deregister = channel.unary_unary(
+                '/neural_hive.service_registry.ServiceRegistry/Deregister',
+                request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DeregisterRequest.SerializeToString,
+                response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DeregisterResponse.FromString,
+                _registered_method=True)
+        self.DiscoverAgents = channel.unary_unary(
+                '/neural_hive.service_registry.ServiceRegistry/DiscoverAgents',
+                request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverRequest.SerializeToString,
+                response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverResponse.FromString,
+                _registered_method=True)
+        self.ListAgents = channel.unary_unary(
+                '/neural_hive.service_registry.ServiceRegistry/ListAgents',
+                request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.ListAgentsRequest.SerializeToString,
+                response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.ListAgentsResponse.FromString,
+                _registered_method=True)
+        self.WatchAgents = channel.unary_stream(
+                '/neural_hive.service_registry.ServiceRegistry/WatchAgents',
+                request_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.WatchAgentsRequest.SerializeToString,
+                response_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.AgentChangeEvent.FromString,
                 _registered_method=True)
 
 
 class ServiceRegistryServicer:
     """Missing associated documentation comment in .proto file."""
 
-    def DiscoverAgents(self, request, context):
-        """Missing associated documentation comment in .proto file."""
-        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
-        context.set_details('Method not implemented!')
-        raise NotImplementedError('Method not implemented!')
-
-    def RegisterAgent(self, request, context):
+    def Register(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -72,16 +81,35 @@ class ServiceRegistryServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Deregister(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiscoverAgents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAgents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchAgents(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ServiceRegistryServicer_to_server(servicer, server):
     rpc_method_handlers = {
-            'DiscoverAgents': grpc.unary_unary_rpc_method_handler(
-                    servicer.DiscoverAgents,
-                    request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverRequest.FromString,
-                    response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverResponse.SerializeToString,
-            ),
-            'RegisterAgent': grpc.unary_unary_rpc_method_handler(
-                    servicer.RegisterAgent,
+            'Register': grpc.unary_unary_rpc_method_handler(
+                    servicer.Register,
                     request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.RegisterRequest.FromString,
                     response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.RegisterResponse.SerializeToString,
             ),
@@ -90,11 +118,31 @@ def add_ServiceRegistryServicer_to_server(servicer, server):
                     request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.HeartbeatRequest.FromString,
                     response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.HeartbeatResponse.SerializeToString,
             ),
+            'Deregister': grpc.unary_unary_rpc_method_handler(
+                    servicer.Deregister,
+                    request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DeregisterRequest.FromString,
+                    response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DeregisterResponse.SerializeToString,
+            ),
+            'DiscoverAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiscoverAgents,
+                    request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverRequest.FromString,
+                    response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverResponse.SerializeToString,
+            ),
+            'ListAgents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAgents,
+                    request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.ListAgentsRequest.FromString,
+                    response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.ListAgentsResponse.SerializeToString,
+            ),
+            'WatchAgents': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchAgents,
+                    request_deserializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.WatchAgentsRequest.FromString,
+                    response_serializer=orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.AgentChangeEvent.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'orchestrator.registry.v1.ServiceRegistry', rpc_method_handlers)
+            'neural_hive.service_registry.ServiceRegistry', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('orchestrator.registry.v1.ServiceRegistry', rpc_method_handlers)
+    server.add_registered_method_handlers('neural_hive.service_registry.ServiceRegistry', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
@@ -102,7 +150,7 @@ class ServiceRegistry:
     """Missing associated documentation comment in .proto file."""
 
     @staticmethod
-    def DiscoverAgents(request,
+    def Register(request,
             target,
             options=(),
             channel_credentials=None,
@@ -115,34 +163,7 @@ class ServiceRegistry:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/orchestrator.registry.v1.ServiceRegistry/DiscoverAgents',
-            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverRequest.SerializeToString,
-            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverResponse.FromString,
-            options,
-            channel_credentials,
-            insecure,
-            call_credentials,
-            compression,
-            wait_for_ready,
-            timeout,
-            metadata,
-            _registered_method=True)
-
-    @staticmethod
-    def RegisterAgent(request,
-            target,
-            options=(),
-            channel_credentials=None,
-            call_credentials=None,
-            insecure=False,
-            compression=None,
-            wait_for_ready=None,
-            timeout=None,
-            metadata=None):
-        return grpc.experimental.unary_unary(
-            request,
-            target,
-            '/orchestrator.registry.v1.ServiceRegistry/RegisterAgent',
+            '/neural_hive.service_registry.ServiceRegistry/Register',
             orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.RegisterRequest.SerializeToString,
             orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.RegisterResponse.FromString,
             options,
@@ -169,9 +190,117 @@ class ServiceRegistry:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/orchestrator.registry.v1.ServiceRegistry/Heartbeat',
+            '/neural_hive.service_registry.ServiceRegistry/Heartbeat',
             orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.HeartbeatRequest.SerializeToString,
             orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.HeartbeatResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Deregister(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/neural_hive.service_registry.ServiceRegistry/Deregister',
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DeregisterRequest.SerializeToString,
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DeregisterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiscoverAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/neural_hive.service_registry.ServiceRegistry/DiscoverAgents',
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverRequest.SerializeToString,
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.DiscoverResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/neural_hive.service_registry.ServiceRegistry/ListAgents',
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.ListAgentsRequest.SerializeToString,
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.ListAgentsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchAgents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/neural_hive.service_registry.ServiceRegistry/WatchAgents',
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.WatchAgentsRequest.SerializeToString,
+            orchestrator__dynamic_dot_adapters_dot_registry_dot_grpc__gen_dot_service__registry__pb2.AgentChangeEvent.FromString,
             options,
             channel_credentials,
             insecure,

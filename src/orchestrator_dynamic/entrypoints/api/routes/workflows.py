@@ -8,7 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, status
 
 from orchestrator_dynamic.entrypoints.api.deps import AdminScope, OpsDep, PageDep, ReadScope
-from orchestrator_dynamic.entrypoints.api.schemas import Decide, WorkflowPublic, WorkflowSummary
+from orchestrator_dynamic.entrypoints.api.schemas import (
+    CancelAccepted,
+    Decide,
+    WorkflowPublic,
+    WorkflowSummary,
+)
 
 router = APIRouter(prefix="/workflows", tags=["workflows"])
 
@@ -37,8 +42,9 @@ async def get_workflow(workflow_id: str, ops: OpsDep) -> dict[str, Any]:
     response_model=WorkflowPublic,
     dependencies=[AdminScope],
 )
-async def approve(workflow_id: str, body: Decide, ops: OpsDep) -> dict[str, Any]:
-    """Let a workflow that waits for a human run."""
+async def approve(workflow_id: str, ops: OpsDep, body: Decide | None = None) -> dict[str, Any]:
+    """Let a workflow that waits for a human run (the body, and the reason in it, is optional)."""
+    body = body or Decide()
     return await ops.approve(workflow_id, body.by, body.reason)
 
 
@@ -48,15 +54,23 @@ async def approve(workflow_id: str, body: Decide, ops: OpsDep) -> dict[str, Any]
     response_model=WorkflowPublic,
     dependencies=[AdminScope],
 )
-async def reject(workflow_id: str, body: Decide, ops: OpsDep) -> dict[str, Any]:
-    """End a workflow that waits for a human, without running it."""
+async def reject(workflow_id: str, ops: OpsDep, body: Decide | None = None) -> dict[str, Any]:
+    """End a workflow that waits for a human, without running it (the body is optional)."""
+    body = body or Decide()
     return await ops.reject(workflow_id, body.by, body.reason)
 
 
 @router.post(
-    "/{workflow_id}/cancel", status_code=status.HTTP_202_ACCEPTED, dependencies=[AdminScope]
+    "/{workflow_id}/cancel",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=CancelAccepted,
+    dependencies=[AdminScope],
 )
-async def cancel(workflow_id: str, ops: OpsDep) -> dict[str, str]:
-    """Cancel a running workflow; its outstanding tickets are cancelled too."""
-    await ops.cancel(workflow_id)
-    return {"workflow_id": workflow_id, "status": "CANCELLING"}
+async def cancel(workflow_id: str, ops: OpsDep, body: Decide | None = None) -> CancelAccepted:
+    """Ask a running workflow to cancel; its outstanding tickets are cancelled too. The reason
+    (optional) goes with the cancellation request to the workflow and into the decisions ledger."""
+    body = body or Decide()
+    view = await ops.cancel(workflow_id, body.by, body.reason)
+    return CancelAccepted(
+        workflow_id=workflow_id, status=view["status"], cancel_requested=True, reason=body.reason
+    )

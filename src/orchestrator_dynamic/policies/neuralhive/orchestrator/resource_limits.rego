@@ -8,8 +8,9 @@ max_timeout_ms := {"critical": 7200000, "high": 3600000, "medium": 1800000, "low
 
 max_retries := {"critical": 5, "high": 3, "medium": 2, "low": 1}
 
+# No allowed_capabilities by default: every capability is allowed until a list is configured
+# (OPA_ALLOWED_CAPABILITIES); an empty list means the same.
 default_config := {
-	"allowed_capabilities": ["code_generation", "deployment", "testing", "validation"],
 	"max_cpu": "4000m",
 	"max_memory": "8Gi",
 	"max_concurrent_tickets": 100,
@@ -41,13 +42,16 @@ violations contains v if {
 	))
 }
 
+allowed_capabilities := object.get(config, "allowed_capabilities", [])
+
 violations contains v if {
+	count(allowed_capabilities) > 0
 	some t in tickets
 	some capability in t.required_capabilities
-	not capability in config.allowed_capabilities
+	not capability in allowed_capabilities
 	v := violation("capability_not_allowed", "high", sprintf(
 		"task %s: capability %q is not in the allowed list %v",
-		[t.task_id, capability, config.allowed_capabilities],
+		[t.task_id, capability, allowed_capabilities],
 	))
 }
 

@@ -29,7 +29,13 @@ test_retries_exceed_max if {
 
 test_capability_not_allowed if {
 	t := object.union(ticket("low", 60000, 1), {"required_capabilities": ["shell"]})
-	"capability_not_allowed" in rules({"tickets": [t]})
+	"capability_not_allowed" in rules({"tickets": [t], "config": {"allowed_capabilities": ["testing"]}})
+}
+
+test_every_capability_allowed_without_a_list if {
+	t := object.union(ticket("low", 60000, 1), {"required_capabilities": ["shell", "helm"]})
+	decision.allow with input as {"tickets": [t]}
+	decision.allow with input as {"tickets": [t], "config": {"allowed_capabilities": []}}
 }
 
 test_capability_whitelist_from_config if {
