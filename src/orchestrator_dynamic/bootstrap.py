@@ -47,6 +47,7 @@ from orchestrator_dynamic.domain.ports import (
     WorkflowEngine,
 )
 from orchestrator_dynamic.domain.sla_budget import HOUR_MS, BudgetPolicy
+from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
 from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps, Topics
@@ -349,6 +350,9 @@ def readiness(
     ]
     if policy is not None:
         checks.append(Check("policy_engine", policy.ping, required=not settings.opa_fail_open))
+        checks.append(
+            Check("policy_contract", policy.check_contract, required=not settings.opa_fail_open)
+        )
     return Readiness(checks)
 
 
@@ -363,12 +367,16 @@ async def open_runtime(
         registry = await open_registry(settings, cache, stack)
         scheduler = build_scheduler(settings, registry, cache)
         policy = await open_policy(settings, store, stack)
+        if policy is not None:  # a package answering another contract stops the start here
+            await policy.check_at_start(settings.opa_fail_open)
         temporal_conf = settings.temporal
         target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
         try:
             client = await connect_temporal(target, temporal_conf.namespace)
         except (RPCError, RuntimeError, OSError) as exc:  # the SDK's errors, as the domain's
             raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
+        # The embedded server has them from its start; a cluster gets them here if we may.
+        searchable = await search_attributes.ensure_registered(client, temporal_conf.namespace)
         sla_monitor = await open_sla_monitor(settings, store, bus, cache, now_ms, stack)
         steps = FlowSteps(
             FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)
@@ -380,6 +388,7 @@ async def open_runtime(
             lambda: flow_options(settings),
             now_ms,
             scheduler,
+            searchable,
         )
         operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
         checks = readiness(settings, gateway, bus, store, cache, registry, policy)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator_dynamic.domain.model import (
+    CognitivePlan,
     ConsolidatedDecision,
     ExecutionResult,
     ExecutionTicket,
@@ -272,9 +273,10 @@ class WorkflowEngine(Protocol):
     """Runs one Flow C workflow per decision (workflow id = decision_id). Every call raises
     EngineUnavailable when the engine cannot be reached, NotFound for an unknown workflow."""
 
-    async def start(self, decision: ConsolidatedDecision) -> str:
+    async def start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None) -> str:
         """``started``, or ``existing`` when a workflow (running or finished) has this id: a
-        decision never runs twice. TooLarge when the engine refuses the decision for its size."""
+        decision never runs twice. TooLarge when the engine refuses the decision for its size.
+        ``plan`` (the decision's, already read) lets the engine index the workflow by it."""
         ...
 
     async def deliver(self, result: ExecutionResult) -> bool:

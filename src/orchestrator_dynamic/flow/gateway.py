@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable
 from typing import Any
 
+import structlog
 from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -24,8 +25,9 @@ from orchestrator_dynamic.domain.errors import (
     NotFound,
     TooLarge,
 )
-from orchestrator_dynamic.domain.model import ConsolidatedDecision, ExecutionResult
+from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision, ExecutionResult
 from orchestrator_dynamic.domain.ports import Collection, Scheduler, Store
+from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.payloads import (
     WORKFLOW_NAME,
     ApprovalSignal,
@@ -37,6 +39,8 @@ from orchestrator_dynamic.flow.payloads import (
     WorkflowView,
 )
 from orchestrator_dynamic.flow.workflow import STATUS_MEMO, FlowCWorkflow
+
+log = structlog.get_logger(__name__)
 
 # What the engine's status of a workflow without our status memo (or without our stored result)
 # means in our vocabulary. A running one without a memo predates the memo: it is asked directly.
@@ -62,6 +66,7 @@ class FlowGateway:
         options: Callable[[], FlowOptions],
         clock: Callable[[], int],
         scheduler: Scheduler | None = None,
+        searchable: bool = True,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
@@ -69,12 +74,16 @@ class FlowGateway:
         self._options = options
         self._clock = clock
         self._scheduler = scheduler
+        # Whether starts carry the search attributes: off when startup found them unregistered
+        # and could not add them, or once the engine refused a start for them.
+        self._searchable = searchable
 
     # ------------------------------------------------------------ decisions
 
-    async def start(self, decision: ConsolidatedDecision) -> str:
+    async def start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None) -> str:
         """Start the decision's workflow: ``started``, or ``existing`` when one (running or
         finished) has its id. What the decision's ledger says is the caller's business."""
+        attributes = search_attributes.for_decision(decision, plan) if self._searchable else None
         try:
             await self._client.start_workflow(
                 WORKFLOW_NAME,
@@ -86,10 +95,17 @@ class FlowGateway:
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 memo={STATUS_MEMO: WorkflowStatus.VALIDATING.value},
+                search_attributes=attributes,
             )
         except WorkflowAlreadyStartedError:
             return "existing"  # never run the same decision twice
         except RPCError as exc:
+            if attributes is not None and search_attributes.is_unregistered(exc):
+                # A cluster without our attributes still runs every decision: said once.
+                if self._searchable:
+                    self._searchable = False
+                    log.warning("search_attributes_unregistered", reason=exc.message)
+                return await self.start(decision, plan)
             if exc.status is RPCStatusCode.INVALID_ARGUMENT and _SIZE_REFUSAL in str(exc).lower():
                 # The engine will never take this decision: a permanent refusal, not an outage.
                 reason = f"the workflow engine refused the decision as too large ({exc})"

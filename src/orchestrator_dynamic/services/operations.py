@@ -22,7 +22,7 @@ from orchestrator_dynamic.domain.errors import (
     NotFound,
     TooLarge,
 )
-from orchestrator_dynamic.domain.model import ConsolidatedDecision, FinalDecision
+from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision, FinalDecision
 from orchestrator_dynamic.domain.ports import BusMessage, Collection, Store, WorkflowEngine
 from orchestrator_dynamic.domain.workflows import Submission, WorkflowStatus
 from orchestrator_dynamic.observability import metrics
@@ -54,15 +54,17 @@ class Operations:
     async def submit(self, doc: ConsolidatedDecision | bytes | dict[str, Any]) -> Submission:
         """Accept a ConsolidatedDecision (wire JSON); MalformedMessage names what is wrong."""
         decision = doc if isinstance(doc, ConsolidatedDecision) else parse_decision(doc)
-        parse_plan(decision)  # an unreadable plan is refused here, before any workflow starts
+        plan = parse_plan(decision)  # an unreadable plan is refused here, before any start
         if not hash_matches(decision):
             if self._verify_hash:
                 issue = Issue("decision.hash_mismatch", "integrity hash does not match", "hash")
                 raise MalformedMessage([issue])
             log.warning("decision_hash_mismatch", decision_id=decision.decision_id)
-        return await self.start(decision)
+        return await self.start(decision, plan)
 
-    async def start(self, decision: ConsolidatedDecision) -> Submission:
+    async def start(
+        self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None
+    ) -> Submission:
         """Gate the decision and start (or find) its workflow; rejections are only recorded."""
         if decision.final_decision is FinalDecision.REJECT:
             await self._record(decision, "skipped", "final_decision is reject")
@@ -73,7 +75,7 @@ class Operations:
         if known is None or known.get("disposition") == "dead-lettered":
             await self._record(decision, "started", "")
         try:
-            disposition = await self._gateway.start(decision)
+            disposition = await self._gateway.start(decision, plan)
         except TooLarge as exc:  # permanent: no workflow exists, the ledger says why
             await self._record(decision, "refused", exc.issues[0].message if exc.issues else "")
             log.warning("decision_too_large", decision_id=decision.decision_id, reason=str(exc))

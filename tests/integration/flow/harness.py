@@ -79,8 +79,6 @@ class FlowRig:
         self.gateway = FlowGateway(
             client, self.task_queue, self.store, lambda: options, now_ms, self.scheduler
         )
-        # Submissions go through the service, which keeps the decisions ledger.
-        self.operations = Operations(self.gateway, self.store, now_ms)
         self.behaviour = behaviour
         self.log = AgentLog()
         self.agent_delay_s = 0.01
@@ -115,6 +113,12 @@ class FlowRig:
             timestamp=now_ms(),
         )
         await self.gateway.deliver(result)
+
+    @property
+    def operations(self) -> Operations:
+        """Submissions go through the service, which keeps the decisions ledger (over whatever
+        gateway the test gave the rig)."""
+        return Operations(self.gateway, self.store, now_ms)
 
     async def submit(self, doc: dict[str, Any] | bytes, unique: bool = True) -> Submission:
         """Submit a decision; by default under a fresh decision_id, because the dev server
