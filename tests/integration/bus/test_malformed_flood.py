@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestrator_dynamic.adapters.bus.local import LocalBus
-from orchestrator_dynamic.domain.model import ConsolidatedDecision
+from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision
 from orchestrator_dynamic.services.dead_letters import DeadLetters
 from orchestrator_dynamic.services.intake import DecisionIntake
 from orchestrator_dynamic.services.operations import Operations
@@ -41,7 +41,7 @@ class RecordingGateway:
 
     started: list[str] = field(default_factory=list)
 
-    async def start(self, decision: ConsolidatedDecision) -> str:
+    async def start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None) -> str:
         self.started.append(decision.decision_id)
         return "started"
 
