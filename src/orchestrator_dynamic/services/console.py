@@ -126,7 +126,7 @@ class Console:
         now = self._clock()
         return {
             "view": view,
-            "graph": plan_graph.graph(view.get("tickets", []), now),
+            "graph": plan_graph.graph(view.get("tickets") or _planned(view.get("plan")), now),
             "finished": view["status"] in TERMINAL_NAMES,
             "temporal_ui": self._temporal_ui.link(workflow_id),
             "now": now,
@@ -191,3 +191,12 @@ class Console:
 
     def temporal_link(self, workflow_id: str) -> str | None:
         return self._temporal_ui.link(workflow_id)
+
+
+def _planned(outline: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Before C2 (awaiting approval) there are no tickets yet: the plan's tasks, drawn as PLANNED
+    nodes keyed by task id, so an approver sees the DAG they are asked about."""
+    return [
+        {**task, "ticket_id": task["task_id"], "status": "PLANNED"}
+        for task in (outline or {}).get("tasks", [])
+    ]

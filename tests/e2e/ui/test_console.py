@@ -168,9 +168,17 @@ def test_review_required_is_approved_from_the_page_and_runs(service: Service, br
     sign_in(browser, service, "console-admin")
     workflow_id = submit(service, "review-required")
     wait_for(lambda: status_of(service, workflow_id) == "AWAITING_APPROVAL", 30)
+    # before approval the plan page draws the plan's tasks (no ticket exists yet)
+    browser.get(f"{service.url}/ui/workflows/{workflow_id}")
+    planned = wait_for(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "#dag-svg a.node[data-status=PLANNED]"),
+        10,
+        "the planned tasks",
+    )
     browser.get(f"{service.url}/ui/approvals")
     card = browser.find_element(By.ID, f"wf-{workflow_id}")
     assert "high" in card.text.lower()  # the risk, with the plan's tasks below it
+    assert len(card.find_elements(By.CSS_SELECTOR, "table tbody tr")) == len(planned)
     assert card.find_elements(By.CSS_SELECTOR, "table tbody tr")
     card.find_element(By.CSS_SELECTOR, "textarea[name=reason]").send_keys("checked the plan")
     card.find_element(By.CSS_SELECTOR, "input[name=by]").send_keys("ops-on-call")
@@ -244,3 +252,9 @@ def test_operations_shows_workers_budgets_and_the_engine_link(
     assert len(rows) >= 3
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "workflows.png"))
+    # signing out forgets the cookie: the next page asks to sign in again
+    browser.find_element(By.CSS_SELECTOR, "form[action='/ui/signout'] button").click()
+    wait_for(lambda: "/ui/signin" in browser.current_url, 10, "the sign-in page")
+    assert browser.get_cookie("od_console") is None
+    browser.get(f"{service.url}/ui/operations")
+    assert "/ui/signin" in browser.current_url

@@ -7,7 +7,7 @@
   const COLW = 210, ROWH = 48, BOXW = 170, BOXH = 36, PAD = 24;
   const COLLAPSE_OVER = 30, SHOW_WHEN_COLLAPSED = 20;
   const GLYPH = {
-    PENDING: "○", RUNNING: "▶", COMPLETED: "✓", FAILED: "✗", COMPENSATING: "↺", COMPENSATED: "↺",
+    PLANNED: "◇", PENDING: "○", RUNNING: "▶", COMPLETED: "✓", FAILED: "✗", COMPENSATING: "↺", COMPENSATED: "↺",
     AWAITING_APPROVAL: "⏸", VALIDATING: "…", REFUSED: "⊘", REJECTED: "⊘", CANCELLED: "■",
     OK: "✓", AT_RISK: "!", VIOLATED: "✗", NONE: "–",
   };
@@ -78,7 +78,9 @@
     layout.pos.forEach(function (p, id) {
       if (!p.id) return;
       const n = graph.nodes[id];
-      const link = el("a", { href: "/ui/tickets/" + encodeURIComponent(id), class: "node", "data-ticket": id, "data-task": n.task_id || "" }, nodes);
+      // A PLANNED node is a task with no ticket yet (awaiting approval): nothing to open.
+      const href = n.status === "PLANNED" ? "#" : "/ui/tickets/" + encodeURIComponent(id);
+      const link = el("a", { href: href, class: "node", "data-ticket": id, "data-task": n.task_id || "" }, nodes);
       const title = el("title", {}, link);
       el("rect", { class: "box", x: p.x, y: p.y, width: BOXW, height: BOXH, rx: 5 }, link);
       const label = el("text", { x: p.x + 6, y: p.y + 14 }, link);
@@ -149,8 +151,8 @@
       cells.forEach(function (text, i) {
         const td = document.createElement("td");
         if (i === 1) {
-          const a = document.createElement("a");
-          a.href = "/ui/tickets/" + encodeURIComponent(n.ticket_id);
+          const a = document.createElement(n.status === "PLANNED" ? "span" : "a");
+          if (n.status !== "PLANNED") a.href = "/ui/tickets/" + encodeURIComponent(n.ticket_id);
           a.textContent = n.task_id;
           td.appendChild(a);
           if (n.critical) td.appendChild(document.createTextNode(" (critical path)"));
@@ -192,7 +194,8 @@
     document.getElementById("wf-step").textContent = v.step;
     document.getElementById("wf-sla").innerHTML = badge(state.data.graph.sla_state);
     document.getElementById("wf-count").textContent = v.tickets.length;
-    document.getElementById("wf-reason").textContent = v.reason || "";
+    // a step retrying after a dependency outage says so ("waiting for bus since …")
+    document.getElementById("wf-reason").textContent = (v.waiting && v.waiting.message) || v.reason || "";
     if (!state.data.finished) return;
     const out = document.getElementById("outcome");
     out.hidden = false;
