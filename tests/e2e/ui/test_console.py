@@ -99,7 +99,8 @@ def test_an_unauthenticated_visitor_gets_the_sign_in_page(service: Service, brow
     # a wrong token is told so, and gets no cookie
     browser.find_element(By.ID, "token").send_keys("not-a-token")
     browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    assert "Unknown token" in browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
+    alert = wait_for(lambda: browser.find_elements(By.CSS_SELECTOR, "[role=alert]"), 10)
+    assert "Unknown token" in alert[0].text
     assert browser.get_cookie("od_console") is None
 
 
@@ -207,7 +208,10 @@ def test_a_read_token_sees_no_approve_button_and_forged_posts_are_refused(
     # an admin's cookie sent by another site: no CSRF token, and a foreign Origin
     admin = httpx.Client(cookies={"od_console": "console-admin"}, timeout=10)
     with admin:
-        page = admin.get(f"{service.url}/ui/approvals").text
+        approvals = admin.get(f"{service.url}/ui/approvals")
+        # no other page may frame the console and click its buttons
+        assert "frame-ancestors 'none'" in approvals.headers["content-security-policy"]
+        page = approvals.text
         csrf = page.split('name="csrf" value="')[1].split('"')[0]
         no_token = admin.post(decide, data=form, headers={"Origin": service.url})
         wrong_origin = admin.post(

@@ -184,7 +184,8 @@
   }
 
   function badge(status) {
-    return '<span class="badge s-' + String(status).toLowerCase() + '">' + (GLYPH[status] || "•") + " " + status + "</span>";
+    const name = text(status);
+    return '<span class="badge s-' + name.toLowerCase() + '">' + (GLYPH[status] || "•") + " " + name + "</span>";
   }
   function text(value) { const d = document.createElement("div"); d.textContent = String(value); return d.innerHTML; }
 
