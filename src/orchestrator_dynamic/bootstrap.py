@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
 from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
+from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
 from orchestrator_dynamic.flow.worker import connect
@@ -113,12 +114,16 @@ async def open_runtime(
         registry = await wiring.open_registry(settings, cache, stack)
         scheduler = wiring.build_scheduler(settings, registry, cache)
         policy = await wiring.open_policy(settings, store, stack)
+        if policy is not None:  # a package answering another contract stops the start here
+            await policy.check_at_start(settings.opa_fail_open)
         temporal_conf = settings.temporal
         target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
         try:
             client = await connect_temporal(target, temporal_conf.namespace)
         except (RPCError, RuntimeError, OSError) as exc:  # the SDK's errors, as the domain's
             raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
+        # The embedded server has them from its start; a cluster gets them here if we may.
+        searchable = await search_attributes.ensure_registered(client, temporal_conf.namespace)
         sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
         steps = FlowSteps(
             FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)
@@ -130,6 +135,7 @@ async def open_runtime(
             lambda: flow_options(settings),
             now_ms,
             scheduler,
+            searchable,
         )
         operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
         readiness = wiring.readiness(settings, gateway, bus, store, cache, registry, policy)

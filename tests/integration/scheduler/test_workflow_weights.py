@@ -42,7 +42,7 @@ async def test_c3_uses_the_weights_frozen_into_the_workflow(temporal_env: Any) -
         submission = await rig.submit(decision_bytes("approve-5-task-dag"))
         view = await rig.finished_view(submission.workflow_id)
     assert view.status is WorkflowStatus.COMPLETED
-    dispatched = [t for t in rig.tickets_published() if t.status is TicketStatus.RUNNING]
+    dispatched = [t for t in rig.tickets_published() if t.status is TicketStatus.PENDING]
     assert len(dispatched) == 5
     assert {t.metadata["allocation_method"] for t in dispatched} == {"intelligent"}
     assert {t.metadata["priority_score"] for t in dispatched} == {"0.0000"}
