@@ -96,14 +96,14 @@ async def intake_rate(bus: MessageBus, client: Client, run: str) -> float:
 
 
 async def start_floor(client: Client, run: str) -> float:
-    docs = [json.loads(raw) for raw in decisions(run)]
+    docs = [parse_decision(json.loads(raw)) for raw in decisions(run)]
 
     async def starts() -> None:
         for doc in docs:
             await client.start_workflow(
                 WORKFLOW_NAME,
                 FlowInput(doc, OPTIONS),
-                id=doc["decision_id"],
+                id=doc.decision_id,
                 task_queue=f"bench-{run}",
                 id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             )

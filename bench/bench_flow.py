@@ -38,8 +38,8 @@ from orchestrator_dynamic.domain.scoring import WorkerProfile
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.flow.worker import SANDBOX, build_worker, connect
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler
 
 FIXTURES = Path(__file__).parents[1] / "tests" / "fixtures" / "decisions"
@@ -123,7 +123,7 @@ async def ours_once(
 ) -> tuple[float, float]:
     body = {**doc, "decision_id": f"bench-{uuid.uuid4().hex[:12]}"}
     started = time.perf_counter()
-    await gateway.submit(parse_decision(body))
+    await gateway.start(parse_decision(body))
     handle = gateway._client.get_workflow_handle(body["decision_id"])
     await handle.result()
     return agents.first_ticket[body["decision_id"]] - started, time.perf_counter() - started

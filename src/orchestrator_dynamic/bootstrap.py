@@ -1,5 +1,6 @@
 """The one composition root: builds every adapter and service from Settings.
 
+Which adapter backs each port is chosen here from settings (URLs and hosts), and nowhere else.
 Nothing connects at import time. ``open_runtime`` connects in dependency order and closes in
 reverse; entrypoints (``up``, the worker, the API) hold the Runtime for their lifetime.
 """
@@ -10,7 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -18,19 +19,47 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from orchestrator_dynamic.adapters.bus.kafka import KafkaBus, KafkaSecurity
+from orchestrator_dynamic.adapters.bus.local import LocalBus
+from orchestrator_dynamic.adapters.cache.memory import MemoryCache
+from orchestrator_dynamic.adapters.cache.redis import RedisCache
+from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
+from orchestrator_dynamic.adapters.policy.opa import OpaConfig, OpaPolicyEngine
+from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
+from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
+from orchestrator_dynamic.adapters.serialization.avro import decode_message
+from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
+from orchestrator_dynamic.adapters.sla.management import SlaManagementClient, base_url
+from orchestrator_dynamic.adapters.store.memory import MemoryStore
+from orchestrator_dynamic.adapters.store.mongo import MongoStore
+from orchestrator_dynamic.adapters.store.postgres import PostgresStore
+from orchestrator_dynamic.adapters.store.resilient import ResilientStore
+from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
+from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
 from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
-from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
+from orchestrator_dynamic.domain.ports import (
+    Cache,
+    MessageBus,
+    Publisher,
+    Scheduler,
+    Store,
+    WorkerRegistry,
+    WorkflowEngine,
+)
+from orchestrator_dynamic.domain.sla_budget import HOUR_MS, BudgetPolicy
 from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps, Topics
 from orchestrator_dynamic.flow.worker import connect
 from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.dead_letters import DeadLetters
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps, Topics
-from orchestrator_dynamic.services.intake import DecisionIntake, ResultIntake
+from orchestrator_dynamic.services.intake import DecisionIntake, Decoder, ResultIntake
 from orchestrator_dynamic.services.operations import Operations
-from orchestrator_dynamic.services.readiness import Readiness
-from orchestrator_dynamic.services.sla_monitor import SlaMonitor
+from orchestrator_dynamic.services.policy import PolicyConfig, PolicyValidator
+from orchestrator_dynamic.services.readiness import Check, Readiness
+from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
+from orchestrator_dynamic.services.sla_monitor import SlaMonitor, SlaMonitorConfig
 from orchestrator_dynamic.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -47,17 +76,20 @@ class Runtime:
     settings: Settings
     bus: MessageBus
     store: Store
-    cache: Any
+    cache: Cache
     registry: WorkerRegistry
     scheduler: Scheduler
-    policy: Any | None
-    temporal: Client
+    policy: PolicyValidator | None  # None when OPA_ENABLED is off
+    temporal: Client  # the worker is built on it (entrypoints); services see only `gateway`
     steps: FlowSteps
-    gateway: FlowGateway
+    gateway: WorkflowEngine
     operations: Operations
     readiness: Readiness
     sla_monitor: SlaMonitor
-    extras: dict[str, Any] = field(default_factory=dict)
+    schema_registry: SchemaRegistryClient | None = None  # writer schemas of Avro records
+    # The bus consumers, once ``background_loops`` subscribed them.
+    decision_intake: DecisionIntake | None = None
+    result_intake: ResultIntake | None = None
 
 
 def flow_options(settings: Settings) -> FlowOptions:
@@ -73,7 +105,6 @@ def flow_options(settings: Settings) -> FlowOptions:
         retry_max_ms=settings.ticket_retry_max_interval_ms,
         min_timeout_ms=sla.min_timeout_ms,
         timeout_buffer=sla.buffer_multiplier,
-        default_timeout_ms=sla.default_timeout_ms,
         weights=(weights.risk, weights.qos, weights.sla),
         task_type_aliases=dict(settings.task_type_aliases),
     )
@@ -101,19 +132,241 @@ async def connect_temporal(target: str, namespace: str, within_s: float = 60.0) 
     raise AssertionError("unreachable")
 
 
+class UnsupportedBackend(ValueError):
+    """A URL names a backend this build cannot reach."""
+
+
+async def open_bus(settings: Settings, stack: AsyncExitStack) -> MessageBus:
+    """Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else the local durable bus in the data dir."""
+    bus: MessageBus
+    if settings.kafka_bootstrap_servers:
+        security = KafkaSecurity(
+            protocol=settings.kafka_security_protocol,
+            sasl_mechanism=settings.kafka_sasl_mechanism,
+            sasl_username=settings.kafka_sasl_username,
+            sasl_password=settings.kafka_sasl_password.get_secret_value(),
+            ssl_cafile=settings.kafka_ssl_cafile,
+        )
+        bus = KafkaBus(
+            settings.kafka_bootstrap_servers,
+            security=security,
+            idempotent=settings.kafka_enable_idempotence,
+            group_membership=True,
+        )
+    else:
+        bus = LocalBus(settings.data_path("bus.db"))
+    await bus.start()
+    stack.push_async_callback(bus.stop)
+    return bus
+
+
+def store_url(settings: Settings) -> str:
+    if settings.store_url:
+        return settings.store_url
+    if settings.mongodb_uri:
+        return settings.mongodb_uri
+    return f"sqlite:///{settings.data_path('store.db')}"
+
+
+def build_store(url: str, settings: Settings) -> Store:
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite":
+        return SqliteStore(url.removeprefix("sqlite:///"))
+    if scheme == "memory":
+        return MemoryStore()
+    if scheme in ("postgresql", "postgres"):
+        return PostgresStore(url)
+    if scheme in ("mongodb", "mongodb+srv"):
+        return MongoStore(url, settings.mongodb_database)
+    raise UnsupportedBackend(
+        f"STORE_URL scheme {scheme!r} is not supported (sqlite, postgresql, mongodb, memory)"
+    )
+
+
+async def open_store(settings: Settings, stack: AsyncExitStack) -> Store:
+    """The configured store behind retries and (fail-open) a replayed local spool."""
+    store = ResilientStore(
+        build_store(store_url(settings), settings),
+        Spool(settings.data_path(SPOOL_FILE)),
+        settings.retry,
+        fail_open=settings.store_fail_open,
+        replay_interval_s=settings.store_spool_replay_interval_seconds,
+    )
+    await store.start()
+    stack.push_async_callback(store.stop)
+    return store
+
+
+async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
+    if not settings.redis_cluster_nodes:
+        return MemoryCache()
+    cache = RedisCache(
+        settings.redis_nodes(),
+        settings.redis_password.get_secret_value() or None,
+    )
+    await cache.start()
+    stack.push_async_callback(cache.stop)
+    return cache
+
+
+async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack) -> WorkerRegistry:
+    if settings.service_registry_host:
+        target = f"{settings.service_registry_host}:{settings.service_registry_port}"
+        client = GrpcRegistry(
+            target,
+            settings.service_registry_timeout_seconds,
+            watch=settings.service_registry_watch,
+        )
+        await client.start()
+        stack.push_async_callback(client.stop)
+        return client
+    return BuiltinRegistry(
+        settings.worker_heartbeat_degraded_seconds, settings.worker_heartbeat_unhealthy_seconds
+    )
+
+
+def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: Cache) -> Scheduler:
+    config = SchedulerConfig(
+        weights=settings.priority_weights(),
+        intelligent=settings.enable_intelligent_scheduler,
+        max_results=settings.service_registry_max_results,
+        cache_ttl_seconds=settings.service_registry_cache_ttl_seconds,
+    )
+    return IntelligentScheduler(registry, cache, config)
+
+
+def policy_config(settings: Settings) -> PolicyConfig:
+    return PolicyConfig(
+        allowed_capabilities=tuple(settings.opa_allowed_capabilities),
+        max_cpu=settings.opa_max_cpu,
+        max_memory=settings.opa_max_memory,
+        max_concurrent_tickets=settings.opa_max_concurrent_tickets,
+    )
+
+
+async def open_policy(
+    settings: Settings, store: Store | None, stack: AsyncExitStack
+) -> PolicyValidator | None:
+    """OPA server when OPA_URL is set, else the embedded engine over OPA_POLICY_DIR (watched)."""
+    if not settings.opa_enabled:
+        return None
+    engine: OpaPolicyEngine | EmbeddedPolicyEngine
+    if settings.opa_url:
+        config = OpaConfig(
+            settings.opa_url,
+            settings.opa_timeout_seconds,
+            settings.opa_cache_ttl_seconds,
+            settings.opa_circuit_breaker_failure_threshold,
+            settings.opa_circuit_breaker_reset_seconds,
+            settings.opa_fail_open,
+        )
+        engine = OpaPolicyEngine(config, MemoryCache())
+        stack.push_async_callback(engine.close)
+    else:
+        engine = EmbeddedPolicyEngine(settings.opa_policy_dir)
+        await engine.start()
+        stack.push_async_callback(engine.close)
+    return PolicyValidator(engine, store, policy_config(settings), engine.name)
+
+
+def sla_monitor_config(settings: Settings) -> SlaMonitorConfig:
+    budget = BudgetPolicy(
+        default_target=settings.sla_slo_target,
+        targets=dict(settings.sla_slo_targets),
+        window_ms=settings.sla_slo_window_days * 24 * HOUR_MS,
+        critical_threshold=settings.sla_budget_critical_threshold,
+    )
+    return SlaMonitorConfig(
+        service_name=settings.otel_service_name,
+        warning_threshold=settings.sla_deadline_warning_threshold,
+        budget=budget,
+        dedup_ttl_s=settings.sla_alert_deduplication_ttl_seconds,
+        interval_s=settings.sla_check_interval_seconds,
+        proactive=settings.sla_proactive_monitoring_enabled,
+        alerts_topic=settings.kafka_sla_alerts_topic,
+        violations_topic=settings.kafka_sla_violations_topic,
+    )
+
+
+async def open_sla_monitor(
+    settings: Settings,
+    store: Store,
+    publisher: Publisher,
+    cache: Cache,
+    clock: Callable[[], int],
+    stack: AsyncExitStack,
+) -> SlaMonitor:
+    """The SLA monitor; with SLA_MANAGEMENT_ENABLED its budgets come from the external API."""
+    management = None
+    if settings.sla_management_enabled and settings.sla_management_host:
+        management = SlaManagementClient(
+            base_url(settings.sla_management_host, settings.sla_management_port),
+            timeout_s=settings.sla_management_timeout_seconds,
+            cache_ttl_s=settings.sla_management_cache_ttl_seconds,
+            default_target=settings.sla_slo_target,
+        )
+        stack.push_async_callback(management.close)
+    config = sla_monitor_config(settings)
+    return SlaMonitor(store, publisher, cache, clock, config, management)
+
+
+def decoder(name: str, registry: SchemaRegistryClient | None) -> Decoder:
+    """JSON or Confluent Avro for the named message; writer schemas from the registry if set."""
+    resolve = registry.schema if registry is not None else None
+
+    async def decode(raw: bytes) -> dict[str, Any]:
+        return await decode_message(name, raw, resolve)
+
+    return decode
+
+
+async def open_schema_registry(
+    settings: Settings, stack: AsyncExitStack
+) -> SchemaRegistryClient | None:
+    if not settings.schema_registry_url:
+        return None
+    client = SchemaRegistryClient(settings.schema_registry_url)
+    stack.push_async_callback(client.close)
+    return client
+
+
+def readiness(
+    settings: Settings,
+    engine: WorkflowEngine,
+    bus: MessageBus,
+    store: Store,
+    cache: Cache,
+    registry: WorkerRegistry,
+    policy: PolicyValidator | None,
+) -> Readiness:
+    checks = [
+        Check("workflow_engine", engine.ping),
+        Check("bus", bus.ping),
+        # Fail-open keeps working through a store outage (writes wait in the spool), so the
+        # store only decides readiness when writes would otherwise fail.
+        Check("store", store.ping, required=not settings.store_fail_open),
+        Check("cache", cache.ping, required=bool(settings.redis_cluster_nodes)),
+        Check("registry", registry.ping, required=False),
+    ]
+    if policy is not None:
+        checks.append(Check("policy_engine", policy.ping, required=not settings.opa_fail_open))
+        checks.append(
+            Check("policy_contract", policy.check_contract, required=not settings.opa_fail_open)
+        )
+    return Readiness(checks)
+
+
 @asynccontextmanager
 async def open_runtime(
     settings: Settings, temporal_target: str | None = None
 ) -> AsyncIterator[Runtime]:
-    from orchestrator_dynamic import wiring
-
     async with AsyncExitStack() as stack:
-        bus = await wiring.open_bus(settings, stack)
-        store = await wiring.open_store(settings, stack)
-        cache = await wiring.open_cache(settings, stack)
-        registry = await wiring.open_registry(settings, cache, stack)
-        scheduler = wiring.build_scheduler(settings, registry, cache)
-        policy = await wiring.open_policy(settings, store, stack)
+        bus = await open_bus(settings, stack)
+        store = await open_store(settings, stack)
+        cache = await open_cache(settings, stack)
+        registry = await open_registry(settings, cache, stack)
+        scheduler = build_scheduler(settings, registry, cache)
+        policy = await open_policy(settings, store, stack)
         if policy is not None:  # a package answering another contract stops the start here
             await policy.check_at_start(settings.opa_fail_open)
         temporal_conf = settings.temporal
@@ -124,7 +377,7 @@ async def open_runtime(
             raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
         # The embedded server has them from its start; a cluster gets them here if we may.
         searchable = await search_attributes.ensure_registered(client, temporal_conf.namespace)
-        sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
+        sla_monitor = await open_sla_monitor(settings, store, bus, cache, now_ms, stack)
         steps = FlowSteps(
             FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)
         )
@@ -138,8 +391,8 @@ async def open_runtime(
             searchable,
         )
         operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
-        readiness = wiring.readiness(settings, gateway, bus, store, cache, registry, policy)
-        schemas = await wiring.open_schema_registry(settings, stack)
+        checks = readiness(settings, gateway, bus, store, cache, registry, policy)
+        schemas = await open_schema_registry(settings, stack)
         yield Runtime(
             settings,
             bus,
@@ -152,9 +405,9 @@ async def open_runtime(
             steps,
             gateway,
             operations,
-            readiness,
+            checks,
             sla_monitor,
-            {"schema_registry": schemas},
+            schemas,
         )
 
 
@@ -163,25 +416,23 @@ LoopFactory = Callable[[], Coroutine[Any, Any, None]]
 
 async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
     """Long-running consumers and flushers of a full orchestrator process."""
-    from orchestrator_dynamic import wiring
-
     settings = runtime.settings
     dead_letters = DeadLetters(runtime.bus, settings.kafka_dlq_topic)
     group = settings.kafka_consumer_group_id
-    registry = runtime.extras.get("schema_registry")
+    registry = runtime.schema_registry
     decisions = DecisionIntake(
         await runtime.bus.subscribe([settings.kafka_consensus_topic], group),
         dead_letters,
-        wiring.decoder("ConsolidatedDecision", registry),
+        decoder("ConsolidatedDecision", registry),
         runtime.operations,
     )
     results = ResultIntake(
         await runtime.bus.subscribe([settings.kafka_results_topic], group),
         dead_letters,
-        wiring.decoder("ExecutionResult", registry),
+        decoder("ExecutionResult", registry),
         runtime.gateway,
     )
-    runtime.extras["intake"] = {"decisions": decisions, "results": results}
+    runtime.decision_intake, runtime.result_intake = decisions, results
     return {
         "decision-intake": decisions.run,
         "result-intake": results.run,
@@ -191,7 +442,7 @@ async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
     }
 
 
-async def _count_active_forever(gateway: FlowGateway, every_s: float = 15.0) -> None:
+async def _count_active_forever(gateway: WorkflowEngine, every_s: float = 15.0) -> None:
     """orchestration_workflows_active from the engine itself: right across replicas and
     restarts, where counting starts and ends in one process would drift."""
     while True:

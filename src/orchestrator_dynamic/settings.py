@@ -142,7 +142,6 @@ class Settings(BaseSettings):
     worker_heartbeat_unhealthy_seconds: float = Field(90.0, gt=0)
 
     # -- SLA
-    sla_default_timeout_ms: int = Field(60_000, ge=1)
     sla_ticket_min_timeout_ms: int = Field(60_000, ge=1)
     sla_ticket_timeout_buffer_multiplier: float = Field(3.0, gt=0)
     sla_deadline_warning_threshold: float = Field(0.8, gt=0, le=1)
@@ -303,7 +302,6 @@ class Settings(BaseSettings):
         return SlaPolicy(
             min_timeout_ms=self.sla_ticket_min_timeout_ms,
             buffer_multiplier=self.sla_ticket_timeout_buffer_multiplier,
-            default_timeout_ms=self.sla_default_timeout_ms,
         )
 
     def priority_weights(self) -> PriorityWeights:

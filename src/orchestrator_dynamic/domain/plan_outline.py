@@ -6,13 +6,15 @@ from typing import Any
 
 from orchestrator_dynamic.domain.decode import parse_decision, parse_plan
 from orchestrator_dynamic.domain.errors import OrchestratorError
+from orchestrator_dynamic.domain.model import ConsolidatedDecision
 
 
-def plan_outline(decision: dict[str, Any]) -> dict[str, Any] | None:
+def plan_outline(decision: ConsolidatedDecision | dict[str, Any]) -> dict[str, Any] | None:
     """Tasks (id, type, description, dependencies), risk and destructive flags of the decision's
     plan; None when the plan cannot be read (C1 says why, this only feeds a display)."""
     try:
-        plan = parse_plan(parse_decision(decision))
+        typed = decision if isinstance(decision, ConsolidatedDecision) else parse_decision(decision)
+        plan = parse_plan(typed)
     except (OrchestratorError, ValueError):
         return None
     destructive = set(plan.destructive_tasks)

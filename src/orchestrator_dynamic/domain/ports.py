@@ -10,8 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from orchestrator_dynamic.domain.model import ExecutionTicket, SecurityLevel
+from orchestrator_dynamic.domain.model import (
+    CognitivePlan,
+    ConsolidatedDecision,
+    ExecutionResult,
+    ExecutionTicket,
+    SecurityLevel,
+)
 from orchestrator_dynamic.domain.scoring import PriorityWeights, WorkerProfile
+from orchestrator_dynamic.domain.workflows import WorkflowView
 
 # ---------------------------------------------------------------- bus
 
@@ -69,6 +76,10 @@ class MessageBus(Publisher, Protocol):
     async def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Readiness: raise BusUnavailable when the broker (or the local log) cannot be reached."""
+        ...
 
     async def subscribe(self, topics: Sequence[str], group_id: str) -> Subscription: ...
 
@@ -164,6 +175,10 @@ class Cache(Protocol):
         """Remove ``key`` atomically; True when it existed (so only one caller wins)."""
         ...
 
+    async def ping(self) -> None:
+        """Readiness: raise CacheUnavailable when the cache cannot be reached."""
+        ...
+
 
 # ---------------------------------------------------------------- worker registry
 
@@ -183,6 +198,10 @@ class WorkerRegistry(Protocol):
     async def register(self, worker: WorkerProfile) -> None: ...
 
     async def heartbeat(self, worker_id: str, active_tasks: int | None = None) -> None: ...
+
+    async def ping(self) -> None:
+        """Readiness: raise RegistryUnavailable when the registry cannot be reached."""
+        ...
 
 
 # ---------------------------------------------------------------- scheduler
@@ -240,4 +259,56 @@ class PolicyDecision:
 class PolicyEngine(Protocol):
     async def evaluate(self, package: str, input_doc: Mapping[str, Any]) -> PolicyDecision:
         """Evaluate one policy package (``neuralhive/orchestrator/resource_limits``...)."""
+        ...
+
+    async def ping(self) -> None:
+        """Readiness: raise PolicyUnavailable when the engine cannot answer."""
+        ...
+
+
+# ---------------------------------------------------------------- workflow engine
+
+
+class WorkflowEngine(Protocol):
+    """Runs one Flow C workflow per decision (workflow id = decision_id). Every call raises
+    EngineUnavailable when the engine cannot be reached, NotFound for an unknown workflow."""
+
+    async def start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None) -> str:
+        """``started``, or ``existing`` when a workflow (running or finished) has this id: a
+        decision never runs twice. TooLarge when the engine refuses the decision for its size.
+        ``plan`` (the decision's, already read) lets the engine index the workflow by it."""
+        ...
+
+    async def deliver(self, result: ExecutionResult) -> bool:
+        """Route a worker's result to the workflow that owns its ticket; False if none does."""
+        ...
+
+    async def decide(self, workflow_id: str, approved: bool, by: str, reason: str) -> WorkflowView:
+        """The human answer to a workflow awaiting approval (Conflict otherwise)."""
+        ...
+
+    async def cancel(
+        self, workflow_id: str, reason: str = "", by: str = "operator"
+    ) -> WorkflowView:
+        """Ask a running workflow to stop (Conflict when it already ended)."""
+        ...
+
+    async def view(self, workflow_id: str) -> WorkflowView:
+        """The workflow's own answer: status, step, tickets, incidents."""
+        ...
+
+    async def status_of(self, workflow_id: str) -> str:
+        """A workflow's status in the vocabulary of ``view``, without waking it when possible."""
+        ...
+
+    async def statuses(self, workflow_ids: list[str]) -> dict[str, str]:
+        """Statuses of many workflows at once; ids the engine does not know are left out."""
+        ...
+
+    async def count_running(self) -> int:
+        """Workflows of this deployment running now, across every replica."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise EngineUnavailable when the engine cannot be reached."""
         ...

@@ -18,13 +18,11 @@ from orchestrator_dynamic.domain.model import (
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """How a ticket's timeout is derived from its estimate (settings SLA_TICKET_*).
-    ``default_timeout_ms`` is no longer part of the rule: a missing estimate counts as
-    ``DEFAULT_ESTIMATE_MS`` instead, as the specification says."""
+    """How a ticket's timeout is derived from its estimate (settings SLA_TICKET_*); a missing
+    estimate counts as ``DEFAULT_ESTIMATE_MS``, as the specification says."""
 
     min_timeout_ms: int = 60_000
     buffer_multiplier: float = 3.0
-    default_timeout_ms: int = 60_000
 
 
 MAX_RETRIES: dict[RiskBand, int] = {

@@ -227,7 +227,7 @@ def purge_command(
 def _on_store(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run one store command: a store that cannot be reached or opened is one line, exit 1;
     a STORE_URL this build cannot use is a configuration error, exit 2."""
-    from orchestrator_dynamic.wiring import UnsupportedBackend
+    from orchestrator_dynamic.bootstrap import UnsupportedBackend
 
     try:
         return asyncio.run(work())
@@ -240,11 +240,11 @@ def _on_store(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 
 async def _purge(settings: Any, retention: dict[str, float]) -> dict[str, int]:
-    from orchestrator_dynamic import wiring
+    from orchestrator_dynamic import bootstrap
     from orchestrator_dynamic.bootstrap import now_ms
     from orchestrator_dynamic.services.retention import purge_expired
 
-    store = wiring.build_store(wiring.store_url(settings), settings)
+    store = bootstrap.build_store(bootstrap.store_url(settings), settings)
     async with AsyncExitStack() as stack:
         await store.start()
         stack.push_async_callback(store.stop)
@@ -268,11 +268,11 @@ def spool_command(
 
 
 async def _spool(settings: Any, drain: bool) -> dict[str, int]:
-    from orchestrator_dynamic import wiring
+    from orchestrator_dynamic import bootstrap
     from orchestrator_dynamic.adapters.store.resilient import ResilientStore
     from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
 
-    inner = wiring.build_store(wiring.store_url(settings), settings)
+    inner = bootstrap.build_store(bootstrap.store_url(settings), settings)
     # Not started: no background replayer here, this command replays once in the foreground.
     store = ResilientStore(inner, Spool(settings.data_path(SPOOL_FILE)), settings.retry)
     await store.spool.start()

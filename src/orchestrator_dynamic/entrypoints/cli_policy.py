@@ -97,7 +97,7 @@ def policy_issues(
 async def _policy_issues(
     planned: PlannedDecision, now_ms: int, settings: Settings
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
-    from orchestrator_dynamic.wiring import open_policy
+    from orchestrator_dynamic.bootstrap import open_policy
 
     async with AsyncExitStack() as stack:
         validator = await open_policy(settings, None, stack)

@@ -30,8 +30,8 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateOutput,
 )
 from orchestrator_dynamic.flow.retrying import BOARD, RetryBoard
+from orchestrator_dynamic.flow.steps import FlowSteps
 from orchestrator_dynamic.observability import metrics
-from orchestrator_dynamic.services.flow_steps import FlowSteps
 
 T = TypeVar("T")
 log = structlog.get_logger(__name__)

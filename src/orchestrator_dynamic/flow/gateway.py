@@ -1,15 +1,15 @@
-"""Client-side operations on Flow C workflows: start, signal, query, cancel.
+"""The workflow-engine port (``domain.ports.WorkflowEngine``) on Temporal: start, signal, query,
+cancel Flow C workflows, with the SDK's errors translated into the domain's.
 
-This is what the intake consumers, the HTTP API and the CLI (through the API) use. Starting is
-idempotent: workflow id = decision_id, and a second start of the same decision returns the
-workflow that exists (running or finished) instead of creating another.
+Starting is idempotent: workflow id = decision_id, and a second start of the same decision finds
+the workflow that exists (running or finished) instead of creating another. The decisions ledger
+is kept by the caller (``services.operations``), not here.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -25,12 +25,7 @@ from orchestrator_dynamic.domain.errors import (
     NotFound,
     TooLarge,
 )
-from orchestrator_dynamic.domain.model import (
-    CognitivePlan,
-    ConsolidatedDecision,
-    ExecutionResult,
-    FinalDecision,
-)
+from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision, ExecutionResult
 from orchestrator_dynamic.domain.ports import Collection, Scheduler, Store
 from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.payloads import (
@@ -44,8 +39,6 @@ from orchestrator_dynamic.flow.payloads import (
     WorkflowView,
 )
 from orchestrator_dynamic.flow.workflow import STATUS_MEMO, FlowCWorkflow
-from orchestrator_dynamic.observability import metrics
-from orchestrator_dynamic.services.decision_ledger import DECISION_FIELDS, record_decision
 
 log = structlog.get_logger(__name__)
 
@@ -62,13 +55,6 @@ _CLOSED_AS: dict[WorkflowExecutionStatus, WorkflowStatus] = {
 LIST_BATCH = 200
 # The engine's answer to a start whose input is over its blob size limit.
 _SIZE_REFUSAL = "size exceeds limit"
-
-
-@dataclass(frozen=True)
-class Submission:
-    workflow_id: str
-    disposition: str  # started | existing | skipped
-    status: str
 
 
 class FlowGateway:
@@ -94,32 +80,14 @@ class FlowGateway:
 
     # ------------------------------------------------------------ decisions
 
-    async def submit(
-        self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None
-    ) -> Submission:
-        """Gate the decision and start (or find) its workflow; rejections are only recorded."""
-        if decision.final_decision is FinalDecision.REJECT:
-            await self._record(decision, "skipped", "final_decision is reject")
-            return Submission(decision.decision_id, "skipped", "SKIPPED")
-        # Recorded before the start: C1 may refuse the plan (and say so in this record) before
-        # the start call even returns. A redelivery never overwrites what became of the first.
-        known = await self._store.get(Collection.DECISIONS, decision.decision_id)
-        if known is None or known.get("disposition") == "dead-lettered":
-            await self._record(decision, "started", "")
-        disposition = await self._start(decision, plan)
-        metrics.WORKFLOWS_STARTED.labels(disposition).inc()
-        if disposition == "started":
-            return Submission(decision.decision_id, disposition, WorkflowStatus.VALIDATING.value)
-        status = await self.status_of(decision.decision_id)
-        return Submission(decision.decision_id, disposition, status)
-
-    async def _start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None) -> str:
-        doc = decision.model_dump(mode="json")
+    async def start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None) -> str:
+        """Start the decision's workflow: ``started``, or ``existing`` when one (running or
+        finished) has its id. What the decision's ledger says is the caller's business."""
         attributes = search_attributes.for_decision(decision, plan) if self._searchable else None
         try:
             await self._client.start_workflow(
                 WORKFLOW_NAME,
-                FlowInput(doc, self._options()),
+                FlowInput(decision, self._options()),
                 id=decision.decision_id,
                 task_queue=self._task_queue,
                 # Running or finished, a workflow with this id means the decision was seen:
@@ -137,22 +105,13 @@ class FlowGateway:
                 if self._searchable:
                     self._searchable = False
                     log.warning("search_attributes_unregistered", reason=exc.message)
-                return await self._start(decision, plan)
+                return await self.start(decision, plan)
             if exc.status is RPCStatusCode.INVALID_ARGUMENT and _SIZE_REFUSAL in str(exc).lower():
-                await self._refuse_size(decision, str(exc))
+                # The engine will never take this decision: a permanent refusal, not an outage.
+                reason = f"the workflow engine refused the decision as too large ({exc})"
+                raise TooLarge([Issue("decision.too_large", reason)]) from exc
             raise EngineUnavailable("temporal", str(exc)) from exc
         return "started"
-
-    async def _refuse_size(self, decision: ConsolidatedDecision, engine_says: str) -> None:
-        """The engine will never take this decision: a permanent refusal, kept in the ledger."""
-        reason = f"the workflow engine refused the decision as too large ({engine_says})"
-        await self._record(decision, "refused", reason)
-        log.warning("decision_too_large", decision_id=decision.decision_id, reason=engine_says)
-        raise TooLarge([Issue("decision.too_large", reason)])
-
-    async def _record(self, decision: ConsolidatedDecision, disposition: str, reason: str) -> None:
-        fields = decision.model_dump(mode="json", include=set(DECISION_FIELDS))
-        await record_decision(self._store, fields, disposition, reason, self._clock())
 
     # ------------------------------------------------------------ results
 

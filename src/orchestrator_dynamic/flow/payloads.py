@@ -7,10 +7,10 @@ Serialised by the pydantic data converter, so domain models may travel inside.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
 from orchestrator_dynamic.domain.model import (
+    ConsolidatedDecision,
     ExecutionResult,
     ExecutionResultPayload,
     ExecutionTicket,
@@ -19,32 +19,15 @@ from orchestrator_dynamic.domain.model import (
 )
 from orchestrator_dynamic.domain.task_types import DEFAULT_TASK_TYPE_ALIASES
 
+# The query's answer and the status vocabulary are the domain's (the workflow-engine port speaks
+# them); re-exported here, where the workflow and its activities have always found them.
+from orchestrator_dynamic.domain.workflows import TERMINAL as TERMINAL  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import IssueView as IssueView  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import TicketView as TicketView  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import WorkflowStatus as WorkflowStatus  # noqa: PLC0414
+from orchestrator_dynamic.domain.workflows import WorkflowView as WorkflowView  # noqa: PLC0414
+
 WORKFLOW_NAME = "FlowC"
-
-
-class WorkflowStatus(StrEnum):
-    VALIDATING = "VALIDATING"
-    AWAITING_APPROVAL = "AWAITING_APPROVAL"
-    RUNNING = "RUNNING"
-    COMPENSATING = "COMPENSATING"
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    REFUSED = "REFUSED"
-    REJECTED = "REJECTED"
-    CANCELLED = "CANCELLED"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-
-TERMINAL = {
-    WorkflowStatus.COMPLETED,
-    WorkflowStatus.FAILED,
-    WorkflowStatus.REFUSED,
-    WorkflowStatus.REJECTED,
-    WorkflowStatus.CANCELLED,
-}
 
 
 @dataclass
@@ -59,7 +42,7 @@ class FlowOptions:
     retry_max_ms: int = 60_000
     min_timeout_ms: int = 60_000
     timeout_buffer: float = 3.0
-    default_timeout_ms: int = 60_000
+    default_timeout_ms: int = 60_000  # read by nothing any more; recorded histories carry it
     weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
     # upstream task type -> ticket task type (TASK_TYPE_ALIASES); absent in older histories
     task_type_aliases: dict[str, str] = field(
@@ -67,22 +50,19 @@ class FlowOptions:
     )
 
 
+# The decision travels typed. On the wire it is the model's JSON, exactly the dict that inputs
+# recorded before carried, so recorded histories and activities already queued decode into it.
+
+
 @dataclass
 class FlowInput:
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision
     options: FlowOptions = field(default_factory=FlowOptions)
 
 
 @dataclass
-class IssueView:
-    code: str
-    message: str
-    path: str = ""
-
-
-@dataclass
 class ValidateInput:
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision
     workflow_id: str
     options: FlowOptions
 
@@ -99,7 +79,7 @@ class ValidateOutput:
 
 @dataclass
 class GenerateInput:
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision
     created_at_ms: int
     options: FlowOptions
 
@@ -161,7 +141,7 @@ class TelemetryInput:
 @dataclass
 class ConsolidateInput:
     workflow_id: str
-    decision: dict[str, Any]
+    decision: ConsolidatedDecision  # without its cognitive_plan: C5 needs only the ids
     status: WorkflowStatus
     tickets: list[ExecutionTicket]
     compensations: list[ExecutionTicket]
@@ -208,51 +188,6 @@ class CancelSignal:
     reason: str = ""
     by: str = "operator"
     at_ms: int = 0
-
-
-@dataclass
-class TicketView:
-    ticket_id: str
-    task_id: str
-    task_type: str
-    status: str
-    worker_id: str | None
-    started_at: int | None
-    completed_at: int | None
-    retry_count: int
-    compensation_ticket_id: str | None
-    deadline: int
-    error_message: str | None = None
-    # For the console (absent in older payloads): the DAG's edges, the SLA window's start, labels.
-    dependencies: list[str] = field(default_factory=list)
-    created_at: int | None = None
-    description: str = ""
-    estimated_duration_ms: int | None = None
-
-
-@dataclass
-class WorkflowView:
-    """What `status` shows: answered by the workflow's query while it runs."""
-
-    workflow_id: str
-    status: WorkflowStatus
-    step: str
-    decision_id: str
-    plan_id: str
-    tickets: list[TicketView] = field(default_factory=list)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
-    issues: list[IssueView] = field(default_factory=list)
-    approval: dict[str, Any] | None = None
-    guardrails: list[str] = field(default_factory=list)
-    metrics: dict[str, Any] = field(default_factory=dict)
-    reason: str = ""
-    # While the current step retries after a dependency outage: {"message": "waiting for bus
-    # since …", "activity", "dependency", "error_type", "reason", "since_ms", "attempt"}.
-    waiting: dict[str, Any] | None = None
-    # For the console: the plan's risk band, and its outline (tasks, destructive ones) while no
-    # ticket exists yet, so an approver sees the plan before C2 runs.
-    risk_band: str = ""
-    plan: dict[str, Any] | None = None
 
 
 @dataclass

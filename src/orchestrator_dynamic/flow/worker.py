@@ -13,12 +13,22 @@ from orchestrator_dynamic.flow.workflow import FlowCWorkflow
 
 DATA_CONVERTER = pydantic_data_converter
 
-# Our own modules and pydantic are deterministic and side-effect free at import: passing them
-# through avoids re-importing them into the sandbox for every workflow run (a large CPU cost).
+# Passed through (imported once, outside the sandbox) only what workflow code reads and what
+# must be one instance for the whole process: the pure domain, the payload dataclasses, the retry
+# board (its process-wide record is read by the workflow's query), pydantic (the data converter)
+# and opentelemetry (the tracing interceptor's context). Everything else, flow/workflow.py first,
+# is re-imported into the sandbox for each run, so a clock read, a random number or I/O added to
+# workflow code is refused at once instead of running and breaking a later replay.
+PASSED_THROUGH = (
+    "orchestrator_dynamic.domain",
+    "orchestrator_dynamic.flow.payloads",
+    "orchestrator_dynamic.flow.retrying",
+    "pydantic",
+    "pydantic_core",
+    "opentelemetry",
+)
 SANDBOX = SandboxedWorkflowRunner(
-    restrictions=SandboxRestrictions.default.with_passthrough_modules(
-        "orchestrator_dynamic", "pydantic", "pydantic_core", "structlog", "opentelemetry"
-    )
+    restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
 )
 
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
         settle_compensated,
     )
     from orchestrator_dynamic.domain.model import (
+        ConsolidatedDecision,
         ExecutionResult,
         ExecutionTicket,
         TelemetryEvent,
@@ -96,7 +97,7 @@ class FlowCWorkflow:
     def __init__(self) -> None:
         self._status = WorkflowStatus.VALIDATING
         self._step = "C1_VALIDATE"
-        self._decision: dict[str, Any] = {}
+        self._decision: ConsolidatedDecision | None = None
         self._outline: dict[str, Any] | None = None
         self._inbox: list[ExecutionResult] = []
         self._approval: ApprovalSignal | None = None
@@ -153,8 +154,8 @@ class FlowCWorkflow:
             workflow_id=workflow.info().workflow_id,
             status=self._status,
             step=self._step,
-            decision_id=str(self._decision.get("decision_id", "")),
-            plan_id=str(self._decision.get("plan_id", "")),
+            decision_id=self._decision.decision_id if self._decision else "",
+            plan_id=self._decision.plan_id if self._decision else "",
             tickets=tickets,
             incidents=self._incidents,
             issues=self._issues,
@@ -402,7 +403,7 @@ class FlowCWorkflow:
     ) -> ConsolidateInput:
         return ConsolidateInput(
             workflow_id=workflow.info().workflow_id,
-            decision={k: v for k, v in inp.decision.items() if k != "cognitive_plan"},
+            decision=inp.decision.model_copy(update={"cognitive_plan": None}),
             status=status,
             tickets=list(self._plan.tickets.values()) if self._plan else [],
             compensations=list(self._comp.tickets.values()) if self._comp else [],
@@ -529,13 +530,13 @@ class FlowCWorkflow:
             TelemetryEvent(
                 event_type=kind,
                 timestamp=self._now(),
-                intent_id=d.get("intent_id"),
-                plan_id=d.get("plan_id"),
-                decision_id=d.get("decision_id"),
+                intent_id=d.intent_id if d else None,
+                plan_id=d.plan_id if d else None,
+                decision_id=d.decision_id if d else None,
                 workflow_id=workflow.info().workflow_id,
-                correlation_id=d.get("correlation_id"),
-                trace_id=d.get("trace_id"),
-                span_id=d.get("span_id"),
+                correlation_id=d.correlation_id if d else None,
+                trace_id=d.trace_id if d else None,
+                span_id=d.span_id if d else None,
                 **fields,
             )
         )

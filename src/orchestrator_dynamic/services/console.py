@@ -11,7 +11,7 @@ from urllib.parse import quote
 from orchestrator_dynamic.domain import plan_graph
 from orchestrator_dynamic.domain.errors import DependencyDown, NotFound, OrchestratorError
 from orchestrator_dynamic.domain.ports import Collection, Store
-from orchestrator_dynamic.flow.payloads import TERMINAL
+from orchestrator_dynamic.domain.workflows import TERMINAL
 from orchestrator_dynamic.services.operations import Operations
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.workers import WorkerDirectory

@@ -20,13 +20,17 @@ from orchestrator_dynamic.domain.errors import (
     Issue,
     MalformedMessage,
     NotFound,
+    TooLarge,
 )
-from orchestrator_dynamic.domain.model import ConsolidatedDecision
-from orchestrator_dynamic.domain.ports import BusMessage, Collection, Store
-from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
+from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecision, FinalDecision
+from orchestrator_dynamic.domain.ports import BusMessage, Collection, Store, WorkflowEngine
+from orchestrator_dynamic.domain.workflows import Submission, WorkflowStatus
+from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.decision_ledger import (
+    DECISION_FIELDS,
     record_cancel_request,
     record_dead_letter,
+    record_decision,
 )
 
 log = structlog.get_logger(__name__)
@@ -35,7 +39,7 @@ log = structlog.get_logger(__name__)
 class Operations:
     def __init__(
         self,
-        gateway: FlowGateway,
+        gateway: WorkflowEngine,
         store: Store,
         clock: Callable[[], int],
         verify_hash: bool = False,
@@ -50,13 +54,41 @@ class Operations:
     async def submit(self, doc: ConsolidatedDecision | bytes | dict[str, Any]) -> Submission:
         """Accept a ConsolidatedDecision (wire JSON); MalformedMessage names what is wrong."""
         decision = doc if isinstance(doc, ConsolidatedDecision) else parse_decision(doc)
-        plan = parse_plan(decision)
+        plan = parse_plan(decision)  # an unreadable plan is refused here, before any start
         if not hash_matches(decision):
             if self._verify_hash:
                 issue = Issue("decision.hash_mismatch", "integrity hash does not match", "hash")
                 raise MalformedMessage([issue])
             log.warning("decision_hash_mismatch", decision_id=decision.decision_id)
-        return await self._gateway.submit(decision, plan)
+        return await self.start(decision, plan)
+
+    async def start(
+        self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None
+    ) -> Submission:
+        """Gate the decision and start (or find) its workflow; rejections are only recorded."""
+        if decision.final_decision is FinalDecision.REJECT:
+            await self._record(decision, "skipped", "final_decision is reject")
+            return Submission(decision.decision_id, "skipped", "SKIPPED")
+        # Recorded before the start: C1 may refuse the plan (and say so in this record) before
+        # the start call even returns. A redelivery never overwrites what became of the first.
+        known = await self._store.get(Collection.DECISIONS, decision.decision_id)
+        if known is None or known.get("disposition") == "dead-lettered":
+            await self._record(decision, "started", "")
+        try:
+            disposition = await self._gateway.start(decision, plan)
+        except TooLarge as exc:  # permanent: no workflow exists, the ledger says why
+            await self._record(decision, "refused", exc.issues[0].message if exc.issues else "")
+            log.warning("decision_too_large", decision_id=decision.decision_id, reason=str(exc))
+            raise
+        metrics.WORKFLOWS_STARTED.labels(disposition).inc()
+        if disposition == "started":
+            return Submission(decision.decision_id, disposition, WorkflowStatus.VALIDATING.value)
+        status = await self._gateway.status_of(decision.decision_id)
+        return Submission(decision.decision_id, disposition, status)
+
+    async def _record(self, decision: ConsolidatedDecision, disposition: str, reason: str) -> None:
+        fields = decision.model_dump(mode="json", include=set(DECISION_FIELDS))
+        await record_decision(self._store, fields, disposition, reason, self._clock())
 
     # ------------------------------------------------------------ workflows
 

@@ -258,10 +258,8 @@ class PolicyValidator:
         return await self._run(ALLOCATION_PACKAGES, doc, scope, now_ms)
 
     async def ping(self) -> None:
-        """Readiness: the engine's own check when it has one."""
-        ping = getattr(self._engine, "ping", None)
-        if ping is not None:
-            await ping()
+        """Readiness: the engine's own check."""
+        await self._engine.ping()
 
     async def check_contract(self) -> None:
         """Every package we query answers a probe ticket with our decision document, or

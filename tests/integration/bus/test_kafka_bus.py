@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator_dynamic import wiring
+from orchestrator_dynamic import bootstrap
 from orchestrator_dynamic.adapters.bus.kafka import KafkaBus
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.domain.errors import BusUnavailable, MalformedMessage
@@ -80,10 +80,10 @@ async def test_open_bus_picks_kafka_when_bootstrap_servers_is_set(
         data_dir=tmp_path,
     )
     async with AsyncExitStack() as stack:
-        bus = await wiring.open_bus(settings, stack)
+        bus = await bootstrap.open_bus(settings, stack)
         assert isinstance(bus, KafkaBus)
         await bus.ping()
     async with AsyncExitStack() as stack:
-        local = await wiring.open_bus(Settings(data_dir=tmp_path), stack)
+        local = await bootstrap.open_bus(Settings(data_dir=tmp_path), stack)
         assert isinstance(local, LocalBus)
     assert (tmp_path / "bus.db").exists()

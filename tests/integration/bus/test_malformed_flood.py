@@ -41,10 +41,9 @@ class RecordingGateway:
 
     started: list[str] = field(default_factory=list)
 
-    async def submit(
-        self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None
-    ) -> Any:
+    async def start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None = None) -> str:
         self.started.append(decision.decision_id)
+        return "started"
 
 
 def encoded(doc: dict[str, Any]) -> bytes:

@@ -15,10 +15,10 @@ import pytest
 
 from orchestrator_dynamic.adapters.serialization.avro import to_confluent
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
+from orchestrator_dynamic.bootstrap import decoder
 from orchestrator_dynamic.domain.model import TaskType
 from orchestrator_dynamic.flow.payloads import WorkflowStatus
 from orchestrator_dynamic.services.intake import DecisionIntake
-from orchestrator_dynamic.wiring import decoder
 from tests.fakes import CapabilityScheduler
 from tests.integration.bus.conftest import FAST, BusFactory
 from tests.integration.bus.intake_rig import IntakeRig, gather_views

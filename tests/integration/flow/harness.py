@@ -23,11 +23,13 @@ from orchestrator_dynamic.domain.model import (
     TicketStatus,
 )
 from orchestrator_dynamic.domain.ports import Scheduler, Store
+from orchestrator_dynamic.domain.workflows import Submission
 from orchestrator_dynamic.flow.activities import FlowActivities
-from orchestrator_dynamic.flow.gateway import FlowGateway, Submission
+from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions, WorkflowStatus, WorkflowView
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.flow.worker import build_worker
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.services.operations import Operations
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher, settle
 
 WORKERS = {
@@ -112,13 +114,19 @@ class FlowRig:
         )
         await self.gateway.deliver(result)
 
+    @property
+    def operations(self) -> Operations:
+        """Submissions go through the service, which keeps the decisions ledger (over whatever
+        gateway the test gave the rig)."""
+        return Operations(self.gateway, self.store, now_ms)
+
     async def submit(self, doc: dict[str, Any] | bytes, unique: bool = True) -> Submission:
         """Submit a decision; by default under a fresh decision_id, because the dev server
         outlives each test and a finished workflow id is never reused."""
         body = dict(doc) if isinstance(doc, dict) else json.loads(doc)
         if unique and "decision_id" in body:
             body["decision_id"] = f"{body['decision_id']}-{uuid.uuid4().hex[:8]}"
-        return await self.gateway.submit(parse_decision(body))
+        return await self.operations.start(parse_decision(body))
 
     async def finished_view(self, workflow_id: str, timeout_s: float = 60) -> WorkflowView:
         handle = self.client.get_workflow_handle(workflow_id)

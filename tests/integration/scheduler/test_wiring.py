@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator_dynamic import wiring
+from orchestrator_dynamic import bootstrap
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
@@ -29,8 +29,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 async def test_defaults_are_in_process() -> None:
     settings = load_settings()
     async with AsyncExitStack() as stack:
-        cache = await wiring.open_cache(settings, stack)
-        registry = await wiring.open_registry(settings, cache, stack)
+        cache = await bootstrap.open_cache(settings, stack)
+        registry = await bootstrap.open_registry(settings, cache, stack)
     assert isinstance(cache, MemoryCache) and isinstance(registry, BuiltinRegistry)
 
 
@@ -44,12 +44,12 @@ async def test_redis_and_grpc_registry_when_configured(
         service_registry_max_results=3,
     )
     async with AsyncExitStack() as stack:
-        cache = await wiring.open_cache(settings, stack)
-        registry = await wiring.open_registry(settings, cache, stack)
+        cache = await bootstrap.open_cache(settings, stack)
+        registry = await bootstrap.open_registry(settings, cache, stack)
         assert isinstance(cache, RedisCache) and isinstance(registry, GrpcRegistry)
         assert registry.watching  # SERVICE_REGISTRY_WATCH defaults on
         await registry.register(worker("wired-1", {"wired"}))
-        scheduler = wiring.build_scheduler(settings, registry, cache)
+        scheduler = bootstrap.build_scheduler(settings, registry, cache)
         allocation = await scheduler.allocate(ticket(capabilities=["wired"]), T0)
         assert (allocation.worker_id, allocation.method) == ("wired-1", "intelligent")
         await scheduler.release(allocation.ticket_id, "wired-1")
@@ -76,11 +76,11 @@ def test_node_lists_parse() -> None:
 async def test_round_robin_when_the_intelligent_scheduler_is_off() -> None:
     settings = load_settings(enable_intelligent_scheduler=False)
     async with AsyncExitStack() as stack:
-        cache = await wiring.open_cache(settings, stack)
-        registry = await wiring.open_registry(settings, cache, stack)
+        cache = await bootstrap.open_cache(settings, stack)
+        registry = await bootstrap.open_registry(settings, cache, stack)
         for worker_id in ("a", "b"):
             await registry.register(worker(worker_id, {"rr"}))
-        scheduler = wiring.build_scheduler(settings, registry, cache)
+        scheduler = bootstrap.build_scheduler(settings, registry, cache)
         picks = [await scheduler.allocate(ticket(capabilities=["rr"]), T0) for _ in range(4)]
     assert [(p.worker_id, p.method) for p in picks] == [
         ("a", "round_robin"), ("b", "round_robin"), ("a", "round_robin"), ("b", "round_robin")

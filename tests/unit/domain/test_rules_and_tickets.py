@@ -38,7 +38,7 @@ def test_timeout_is_max_of_minimum_and_buffered_estimate(
 
 
 def test_custom_sla_policy_changes_timeouts() -> None:
-    policy = rules.SlaPolicy(min_timeout_ms=10_000, buffer_multiplier=2.0, default_timeout_ms=5_000)
+    policy = rules.SlaPolicy(min_timeout_ms=10_000, buffer_multiplier=2.0)
     assert rules.timeout_ms(8_000, policy) == 16_000
     assert rules.timeout_ms(None, policy) == 120_000  # 60,000 ms assumed x 2.0
 

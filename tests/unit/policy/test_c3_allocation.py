@@ -16,7 +16,7 @@ from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation
 from orchestrator_dynamic.domain.scoring import PriorityWeights, WorkerProfile
 from orchestrator_dynamic.flow.payloads import POLICY_REFUSED, AllocateInput
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.policy import PolicyConfig, PolicyValidator
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import regorus
 
 from orchestrator_dynamic.adapters.policy.rego_tests import run_rego_tests
 from orchestrator_dynamic.domain.errors import PolicyUnavailable
@@ -53,5 +54,14 @@ def test_runner_reports_false_and_undefined_tests(tmp_path: Path) -> None:
 
 def test_a_syntax_error_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "broken.rego").write_text("package demo\n\nallow if {\n")
-    with pytest.raises(PolicyUnavailable, match=r"broken\.rego"):
+    with pytest.raises(PolicyUnavailable, match=r"broken\.rego") as refused:
         run_rego_tests(tmp_path)
+    # The half-built engine is not kept alive by the error: regorus must be freed on the thread
+    # that made it, and an engine left to the cyclic collector is freed on any thread.
+    kept = [
+        name
+        for entry in refused.traceback
+        for name, value in entry.frame.f_locals.items()
+        if isinstance(value, regorus.Engine)
+    ]
+    assert kept == []

@@ -23,9 +23,9 @@ from orchestrator_dynamic.adapters.serialization.avro import (
     to_confluent,
 )
 from orchestrator_dynamic.adapters.serialization.schema_registry import SchemaRegistryClient
+from orchestrator_dynamic.bootstrap import decoder
 from orchestrator_dynamic.domain.decode import hash_matches, parse_decision
 from orchestrator_dynamic.domain.errors import BusUnavailable, MalformedMessage
-from orchestrator_dynamic.wiring import decoder
 from tests.conftest import decision_bytes
 from tests.upstream import as_avro, upstream_decision, upstream_writer_schema
 
@@ -106,7 +106,7 @@ async def test_unknown_schema_id_is_named(registry_url: str) -> None:
 async def test_upstream_writer_schema_with_other_names_is_resolved_by_field_name(
     registry_url: str,
 ) -> None:
-    """The registry serves the writer's schema (DecisionType, other namespaces); the wiring's
+    """The registry serves the writer's schema (DecisionType, other namespaces); the composition root's
     decoder resolves it against ours and the decision reads as upstream built it."""
     client = SchemaRegistryClient(registry_url)
     doc = upstream_decision()

@@ -11,7 +11,7 @@ from orchestrator_dynamic.domain.errors import BusUnavailable
 from orchestrator_dynamic.domain.model import ExecutionResultPayload, TicketStatus
 from orchestrator_dynamic.domain.ports import Collection
 from orchestrator_dynamic.flow.payloads import PublishInput, TelemetryInput, TicketRecord
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, Published, RecordingPublisher
 from tests.unit.sla.factory import T0, ticket
 

@@ -62,7 +62,6 @@ def test_every_family_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
         "ENABLE_INTELLIGENT_SCHEDULER": "false",
         "SCHEDULER_MAX_PARALLEL_TICKETS": "10",
         "SCHEDULER_PRIORITY_WEIGHTS": '{"risk": 0.5, "qos": 0.25, "sla": 0.25}',
-        "SLA_DEFAULT_TIMEOUT_MS": "1000",
         "SLA_TICKET_MIN_TIMEOUT_MS": "2000",
         "SLA_TICKET_TIMEOUT_BUFFER_MULTIPLIER": "2.5",
         "OPA_FAIL_OPEN": "true",
@@ -85,9 +84,17 @@ def test_every_family_reads_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert s.service_registry_timeout_seconds == 1.5 and s.service_registry_max_results == 7
     assert not s.enable_intelligent_scheduler and s.scheduler_max_parallel_tickets == 10
     assert s.priority_weights().risk == 0.5
-    assert s.sla_policy().default_timeout_ms == 1000 and s.sla_policy().min_timeout_ms == 2000
+    assert s.sla_policy().min_timeout_ms == 2000
     assert s.opa_fail_open and s.opa_allowed_capabilities == ["a", "b"]
     assert s.retry.attempts == 5 and s.log_level == "DEBUG"
+
+
+def test_no_default_timeout_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A task without an estimate counts as 60,000 ms (the specification's rule), so a default
+    timeout setting would mean nothing: SLA_DEFAULT_TIMEOUT_MS is gone, and ignored if set."""
+    assert "sla_default_timeout_ms" not in Settings.model_fields
+    monkeypatch.setenv("SLA_DEFAULT_TIMEOUT_MS", "1000")
+    assert load_settings().sla_policy() == load_settings().sla_policy().__class__()
 
 
 def test_task_type_aliases_replace_the_default(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,6 +8,7 @@ import json
 from temporalio.testing import ActivityEnvironment
 
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
+from orchestrator_dynamic.domain.decode import parse_decision
 from orchestrator_dynamic.domain.errors import DependencyDown
 from orchestrator_dynamic.flow.activities import FlowActivities
 from orchestrator_dynamic.flow.payloads import (
@@ -16,7 +17,7 @@ from orchestrator_dynamic.flow.payloads import (
     PublishInput,
     TicketRecord,
 )
-from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from tests.conftest import decision_doc
 from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher
@@ -62,11 +63,11 @@ async def test_c2_activity_checks_the_generated_tickets() -> None:
     monitor = SlaMonitor(store, pub, MemoryCache(), lambda: clock[0])
     deps = FlowDeps(pub, store, CapabilityScheduler(), lambda: clock[0], sla=monitor)
     activities = FlowActivities(FlowSteps(deps))
-    inp = GenerateInput(decision_doc("approve-5-task-dag"), created, FlowOptions())
+    inp = GenerateInput(parse_decision(decision_doc("approve-5-task-dag")), created, FlowOptions())
 
     env = ActivityEnvironment()
     # As in production: the Flow C workflow's id is the decision id.
-    env.info = dataclasses.replace(env.info, workflow_id=inp.decision["decision_id"])
+    env.info = dataclasses.replace(env.info, workflow_id=inp.decision.decision_id)
     run = env.run
     tickets = await run(activities.generate_tickets, inp)
     assert len(tickets) == 5 and pub.records == []  # fresh tickets: nothing to say

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator_dynamic import wiring
+from orchestrator_dynamic import bootstrap
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.settings import Settings, SettingsError, load_settings
 from tests.fakes import MemoryStoreFake, RecordingPublisher
@@ -25,7 +25,7 @@ def test_monitor_config_from_environment(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("SLA_SLO_WINDOW_DAYS", "7")
     monkeypatch.setenv("SLA_DEADLINE_WARNING_THRESHOLD", "0.75")
     monkeypatch.setenv("SLA_PROACTIVE_MONITORING_ENABLED", "false")
-    config = wiring.sla_monitor_config(load_settings())
+    config = bootstrap.sla_monitor_config(load_settings())
     assert config.budget.target_for("orchestrator-dynamic") == 0.995
     assert config.budget.target_for("elsewhere") == 0.99
     assert config.budget.window_ms == 7 * 24 * 3_600_000
@@ -44,11 +44,13 @@ def test_bad_slo_targets_name_the_variable(monkeypatch: pytest.MonkeyPatch, valu
 async def test_management_client_only_when_enabled() -> None:
     store, pub, cache = MemoryStoreFake(), RecordingPublisher(), MemoryCache()
     async with AsyncExitStack() as stack:
-        plain = await wiring.open_sla_monitor(load_settings(), store, pub, cache, lambda: 0, stack)
+        plain = await bootstrap.open_sla_monitor(
+            load_settings(), store, pub, cache, lambda: 0, stack
+        )
         assert [b.source for b in await plain.budgets()] == ["workflow_results"]
         settings = load_settings(
             sla_management_enabled=True, sla_management_host="127.0.0.1", sla_management_port=9
         )
-        remote = await wiring.open_sla_monitor(settings, store, pub, cache, lambda: 0, stack)
+        remote = await bootstrap.open_sla_monitor(settings, store, pub, cache, lambda: 0, stack)
         # Nothing listens on port 9: fail-open to the monitor's own computation.
         assert [b.source for b in await remote.budgets()] == ["workflow_results"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestrator_dynamic import wiring
+from orchestrator_dynamic import bootstrap
 from orchestrator_dynamic.adapters.store.indexes import check_field, check_filters, record_timestamp
 from orchestrator_dynamic.adapters.store.memory import MemoryStore
 from orchestrator_dynamic.adapters.store.mongo import MongoStore
@@ -35,17 +35,17 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     ],
 )
 def test_the_store_is_chosen_by_url(url: str, kind: type) -> None:
-    assert isinstance(wiring.build_store(url, load_settings()), kind)
+    assert isinstance(bootstrap.build_store(url, load_settings()), kind)
 
 
 def test_an_unknown_store_scheme_is_refused_by_name() -> None:
-    with pytest.raises(wiring.UnsupportedBackend, match="'redis'"):
-        wiring.build_store("redis://h", load_settings())
+    with pytest.raises(bootstrap.UnsupportedBackend, match="'redis'"):
+        bootstrap.build_store("redis://h", load_settings())
 
 
 def test_mongodb_uri_is_used_when_store_url_is_empty() -> None:
     settings = load_settings(mongodb_uri="mongodb://m:27017")
-    assert wiring.store_url(settings) == "mongodb://m:27017"
+    assert bootstrap.store_url(settings) == "mongodb://m:27017"
     assert load_settings().store_spool_replay_interval_seconds == 5.0
 
 

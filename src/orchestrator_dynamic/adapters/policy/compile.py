@@ -52,6 +52,9 @@ def compile_policies(directory: Path) -> regorus.Engine:
         try:
             engine.add_policy(name, text)
         except RuntimeError as exc:
+            # Freed here, on this thread: kept by the traceback's frame, it would be freed by
+            # the cyclic collector on whatever thread it runs, which regorus refuses.
+            del engine
             raise PolicyUnavailable("policy", f"{name}: {short_error(exc)}") from exc
     return engine
 

@@ -1,4 +1,6 @@
-"""The work behind each Flow C activity (C1-C6). Activities make one call into this class."""
+"""The work behind each Flow C activity (C1-C6): workflow payloads in, calls into the services
+and ports out, payloads back. Activities make one call into this class; the services it calls
+know nothing of the workflow engine."""
 
 from __future__ import annotations
 
@@ -15,7 +17,6 @@ from orchestrator_dynamic.domain.consolidation import (
     incident_for,
     sla_violated,
 )
-from orchestrator_dynamic.domain.decode import parse_decision
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
@@ -38,18 +39,18 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateOutput,
     WorkflowStatus,
 )
+from orchestrator_dynamic.flow.ticket_policy import TicketChecks
 from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
-from orchestrator_dynamic.services.decision_ledger import record_decision
+from orchestrator_dynamic.services.decision_ledger import DECISION_FIELDS, record_decision
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
+from orchestrator_dynamic.services.policy import PolicyValidator
 from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
-from orchestrator_dynamic.services.ticket_policy import TicketChecks
 
 log = structlog.get_logger(__name__)
 
-PlanPolicyCheck = Callable[..., Any]
 _TRACED = {"ticket_id", "decision_id", "plan_id", "intent_id"}
 
 
@@ -70,12 +71,12 @@ class FlowDeps:
     scheduler: Scheduler
     clock: Callable[[], int]
     topics: Topics = field(default_factory=Topics)
-    policy: Any | None = None  # services.policy.PolicyValidator when enabled
+    policy: PolicyValidator | None = None  # None when OPA_ENABLED is off
     sla: SlaMonitor | None = None  # proactive SLA checkpoint after C4 publishes
 
 
 def planning_config(options: FlowOptions) -> PlanningConfig:
-    sla = SlaPolicy(options.min_timeout_ms, options.timeout_buffer, options.default_timeout_ms)
+    sla = SlaPolicy(options.min_timeout_ms, options.timeout_buffer)
     weights = PriorityWeights(*options.weights)
     return PlanningConfig(sla, weights, alias_table(options.task_type_aliases))
 
@@ -97,7 +98,7 @@ class FlowSteps:
 
     async def _validate(self, inp: ValidateInput, now: int) -> ValidateOutput:
         try:
-            planned = plan_decision(parse_decision(inp.decision), now, planning_config(inp.options))
+            planned = plan_decision(inp.decision, now, planning_config(inp.options))
         except (MalformedMessage, PlanRefused) as exc:
             return ValidateOutput(valid=False, issues=_views(exc.issues))
         issues: list[Issue] = []
@@ -127,7 +128,7 @@ class FlowSteps:
 
     async def _audit(self, inp: ValidateInput, outcome: ValidateOutput, now: int) -> None:
         record = {
-            "plan_id": inp.decision.get("plan_id"),
+            "plan_id": inp.decision.plan_id,
             "workflow_id": inp.workflow_id,
             "validation_result": {
                 "valid": outcome.valid,
@@ -135,13 +136,14 @@ class FlowSteps:
                 "warnings": outcome.warnings,
             },
             "timestamp": now,
-            "hash": inp.decision.get("hash"),
+            "hash": inp.decision.hash,
         }
         await self._deps.store.put(Collection.VALIDATION_AUDIT, f"{inp.workflow_id}:c1", record)
         log.info("validation_audit_saved", workflow_id=inp.workflow_id, valid=outcome.valid)
-        if not outcome.valid and inp.decision.get("decision_id"):
+        if not outcome.valid and inp.decision.decision_id:
             reason = "; ".join(f"{i.code}: {i.message}" for i in outcome.issues)
-            await record_decision(self._deps.store, inp.decision, "refused", reason, now)
+            fields = inp.decision.model_dump(mode="json", include=set(DECISION_FIELDS))
+            await record_decision(self._deps.store, fields, "refused", reason, now)
 
     # ---------------------------------------------------------------- C2
 
@@ -149,7 +151,7 @@ class FlowSteps:
         """Deterministic: the same decision and clock give the same tickets."""
         config = planning_config(inp.options)
         with metrics.TICKET_GENERATION_DURATION.time():
-            tickets = plan_decision(parse_decision(inp.decision), inp.created_at_ms, config).tickets
+            tickets = plan_decision(inp.decision, inp.created_at_ms, config).tickets
         for ticket in tickets:
             metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
         return tickets
@@ -280,8 +282,8 @@ class FlowSteps:
                 inp.tickets,
                 summary,
                 set(inp.timed_out),
-                inp.decision.get("correlation_id"),
-                inp.decision.get("trace_id"),
+                inp.decision.correlation_id,
+                inp.decision.trace_id,
                 now,
                 inp.step_error,
             )
@@ -311,9 +313,9 @@ class FlowSteps:
     ) -> None:
         record = {
             "workflow_id": inp.workflow_id,
-            "decision_id": inp.decision.get("decision_id"),
-            "plan_id": inp.decision.get("plan_id"),
-            "intent_id": inp.decision.get("intent_id"),
+            "decision_id": inp.decision.decision_id,
+            "plan_id": inp.decision.plan_id,
+            "intent_id": inp.decision.intent_id,
             "status": inp.status.value,
             "reason": inp.reason,
             # the console's workflow list shows it without asking the engine (C5 gets no plan)
