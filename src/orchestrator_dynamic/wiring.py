@@ -260,3 +260,15 @@ def readiness(
     if policy is not None and hasattr(policy, "ping"):
         checks.append(Check("policy_engine", policy.ping, required=not settings.opa_fail_open))
     return Readiness(checks)
+
+
+def open_model_registry(settings: Settings) -> Any:
+    """MLflow at MLFLOW_TRACKING_URI (or the older ML_MODEL_REGISTRY_URI), else embedded in
+    DATA_DIR (SQLite and an artifact directory, no server)."""
+    from orchestrator_dynamic.adapters.ml.mlflow_registry import MlflowRegistry
+
+    uri = settings.mlflow_tracking_uri or settings.ml_model_registry_uri
+    if uri:
+        return MlflowRegistry(uri, settings.mlflow_experiment_name)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return MlflowRegistry.embedded(settings.data_dir, settings.mlflow_experiment_name)

@@ -99,3 +99,7 @@ class EngineUnavailable(DependencyDown):
 
 class CacheUnavailable(DependencyDown):
     pass
+
+
+class ModelRegistryUnavailable(DependencyDown):
+    """The ML model registry (MLflow) did not answer: the last loaded model stays in use."""
