@@ -69,7 +69,7 @@ class InstantAgents:
         if topic != "execution.tickets":
             return
         ticket = ExecutionTicket.model_validate_json(value)
-        if ticket.status is not TicketStatus.RUNNING:
+        if ticket.status is not TicketStatus.PENDING:
             return
         self.first_ticket.setdefault(ticket.decision_id, time.perf_counter())
         task = asyncio.create_task(self._answer(ticket))

@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator_dynamic.domain.errors import BusUnavailable
 from orchestrator_dynamic.domain.model import ExecutionTicket
 from orchestrator_dynamic.domain.ports import Allocation
+from orchestrator_dynamic.domain.scoring import PriorityWeights
 
 
 @dataclass
@@ -108,7 +109,12 @@ class CapabilityScheduler:
     released: list[tuple[str, str]] = field(default_factory=list)
 
     async def allocate(
-        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+        self,
+        ticket: ExecutionTicket,
+        now_ms: int,
+        *,
+        intelligent: bool | None = None,
+        weights: PriorityWeights | None = None,
     ) -> Allocation:
         need = set(ticket.required_capabilities)
         for worker_id, caps in sorted(self.workers.items()):

@@ -63,13 +63,13 @@ def flow_options(settings: Settings) -> FlowOptions:
     """Per-workflow knobs, frozen into each workflow when it starts."""
     sla = settings.sla_policy()
     weights = settings.priority_weights()
-    retry = settings.retry
+    # Ticket back-off has its own settings: RETRY_* are the store's write retries only.
     return FlowOptions(
         approval_timeout_s=settings.approval_timeout_seconds,
         max_in_flight=settings.scheduler_max_parallel_tickets,
-        retry_initial_ms=retry.initial_ms,
-        retry_backoff=retry.backoff,
-        retry_max_ms=retry.max_ms,
+        retry_initial_ms=settings.ticket_retry_initial_interval_ms,
+        retry_backoff=settings.ticket_retry_backoff_coefficient,
+        retry_max_ms=settings.ticket_retry_max_interval_ms,
         min_timeout_ms=sla.min_timeout_ms,
         timeout_buffer=sla.buffer_multiplier,
         default_timeout_ms=sla.default_timeout_ms,

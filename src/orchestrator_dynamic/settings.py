@@ -83,8 +83,6 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, ge=1, le=65535)
     api_tokens: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
     api_max_body_bytes: int = Field(1 << 20, ge=1024)
-    orchestrator_api_url: str = ""
-    orchestrator_api_token: SecretStr = SecretStr("")
 
     # -- bus
     kafka_bootstrap_servers: str = ""
@@ -200,6 +198,16 @@ class Settings(BaseSettings):
     retry_initial_interval_ms: int = Field(1_000, ge=1)
     retry_backoff_coefficient: float = Field(2.0, ge=1)
     retry_max_interval_ms: int = Field(60_000, ge=1)
+
+    # -- back-off between attempts of a failed ticket (frozen into each workflow when it starts)
+    ticket_retry_initial_interval_ms: int = Field(1_000, ge=1)
+    ticket_retry_backoff_coefficient: float = Field(2.0, ge=1)
+    ticket_retry_max_interval_ms: int = Field(60_000, ge=1)
+
+    # -- activity failures: a dependency outage is retried without limit (and shown); an
+    # unexpected error (a bug) is retried this many attempts, then fails the workflow
+    activity_unexpected_max_attempts: int = Field(5, ge=1)
+    stuck_step_alert_seconds: float = Field(300.0, gt=0)
 
     # -- observability
     otel_exporter_endpoint: str = ""

@@ -155,7 +155,8 @@ def test_metrics_move_with_a_fixture_run(secured: Service, tmp_path: Path) -> No
     assert moved("orchestration_workflows_completed_total", status="COMPLETED") == 1
     assert moved("orchestration_workflows_completed_total", status="REFUSED") == 1
     assert moved("orchestration_tickets_generated_total", risk_band="high") == 5
-    assert moved("orchestration_tickets_published_total", status="RUNNING") == 5
+    # a dispatch goes on the bus PENDING (what workers run); recorded RUNNING once confirmed
+    assert moved("orchestration_tickets_published_total", status="PENDING") == 5
     assert moved("orchestration_tickets_completed_total", status="COMPLETED") == 5
     assert moved("orchestration_validations_total", result="valid") == 1
     assert moved("orchestration_validations_total", result="refused") == 1

@@ -199,9 +199,11 @@ async def test_cancel_without_a_body_and_with_a_reason(api: Any) -> None:
     wid = reasoned["decision_id"]
     response = await http.post(f"/api/v1/workflows/{wid}/cancel", json=said, headers=ADMIN)
     assert response.status_code == 202, response.text
-    for doc in (plain, reasoned):
-        await wait_status(http, doc["decision_id"], "CANCELLED")
-    # The reason went to the workflow with the cancellation request ...
+    views = [await wait_status(http, doc["decision_id"], "CANCELLED") for doc in (plain, reasoned)]
+    # The workflow itself keeps who cancelled and why ...
+    assert views[0]["reason"] == "cancelled by operator"
+    assert views[1]["reason"] == "cancelled by alice: the customer withdrew the request"
+    # ... the reason went to the workflow with the cancellation request ...
     history = await rig.client.get_workflow_handle(wid).fetch_history()
     [requested] = [
         e.workflow_execution_cancel_requested_event_attributes

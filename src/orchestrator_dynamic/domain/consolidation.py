@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, field
 
 from orchestrator_dynamic.domain.model import (
@@ -42,6 +43,7 @@ class Consolidation:
     completed: int
     failed: int
     compensated: int
+    cancelled: int
     total_retries: int
     total_duration_ms: int
     sla_violations: int
@@ -53,11 +55,15 @@ class Consolidation:
         return asdict(self)
 
 
-def sla_violated(ticket: ExecutionTicket) -> bool:
-    """Finished after its deadline, or failed by timeout."""
+def sla_violated(ticket: ExecutionTicket, timed_out: Collection[str] = ()) -> bool:
+    """Finished after its deadline, or failed after its SLA timer fired (``timed_out``: the
+    state machine's record of tickets with a timed-out attempt, never a worker's error text).
+    A CANCELLED ticket was stopped, not late: it never violates."""
+    if ticket.status is TicketStatus.CANCELLED:
+        return False
     if ticket.completed_at is not None and ticket.completed_at > ticket.sla.deadline:
         return True
-    return ticket.status is TicketStatus.FAILED and "timed out" in (ticket.error_message or "")
+    return ticket.status is TicketStatus.FAILED and ticket.ticket_id in timed_out
 
 
 def consolidate(
@@ -66,6 +72,7 @@ def consolidate(
     started_at_ms: int,
     finished_at_ms: int,
     expect_success: bool,
+    timed_out: Collection[str] = (),
 ) -> Consolidation:
     outcomes = [
         TicketOutcome(
@@ -74,7 +81,7 @@ def consolidate(
             t.status.value,
             t.actual_duration_ms,
             t.retry_count,
-            sla_violated(t),
+            sla_violated(t, timed_out),
         )
         for t in [*tickets, *compensations]
     ]
@@ -84,6 +91,7 @@ def consolidate(
         completed=_count(tickets, TicketStatus.COMPLETED),
         failed=_count(tickets, TicketStatus.FAILED),
         compensated=_count(tickets, TicketStatus.COMPENSATED),
+        cancelled=_count(tickets, TicketStatus.CANCELLED),
         total_retries=sum(t.retry_count for t in tickets),
         total_duration_ms=max(0, finished_at_ms - started_at_ms),
         sla_violations=sum(1 for o in outcomes if o.sla_violated),
@@ -123,10 +131,13 @@ def incident_for(
     correlation_id: str | None,
     trace_id: str | None,
     now_ms: int,
+    step_error: str = "",
 ) -> OrchestrationIncident:
-    """The one incident a failed workflow raises; its type says what went wrong first."""
+    """The one incident a failed workflow raises; its type says what went wrong first. A step
+    the orchestrator could not carry out (``step_error``) leaves the plan half done: an
+    INCONSISTENCY, whose first detail names the error."""
     failed = [t for t in tickets if t.status is TicketStatus.FAILED]
-    if not consolidation.consistent:
+    if step_error or not consolidation.consistent:
         kind = IncidentType.INCONSISTENCY
     elif any(t.ticket_id in timed_out for t in failed):
         kind = IncidentType.TICKET_TIMEOUT
@@ -134,7 +145,8 @@ def incident_for(
         kind = IncidentType.WORKER_FAILURE
     else:
         kind = IncidentType.SLA_VIOLATION
-    details = [f"{t.task_id}: {t.error_message or t.status.value}" for t in failed]
+    details = [step_error] if step_error else []
+    details += [f"{t.task_id}: {t.error_message or t.status.value}" for t in failed]
     details += consolidation.inconsistencies
     fields = {
         "incident_id": str(uuid.uuid5(INCIDENT_NAMESPACE, f"{workflow_id}:{kind.value}")),
@@ -152,3 +164,43 @@ def incident_for(
     }
     digest = hashlib.sha256(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
     return OrchestrationIncident(**fields, hash=digest)
+
+
+def placement(ticket: ExecutionTicket) -> tuple[str | None, str | None]:
+    """Where a ticket ran: its worker, and its namespace (the plan's, else the worker's as the
+    scheduler recorded it in the allocation explanation). None for what is not known."""
+    worker_id = ticket.metadata.get("worker_id") or None
+    namespace = ticket.metadata.get("namespace") or ticket.parameters.get("namespace") or None
+    if namespace is None and worker_id is not None:
+        namespace = _worker_namespace(ticket.metadata.get("allocation_explanation"), worker_id)
+    return worker_id, namespace
+
+
+def incident_document(
+    incident: OrchestrationIncident, tickets: list[ExecutionTicket]
+) -> dict[str, object]:
+    """The incident as published and stored: the wire record plus ``worker_id`` and
+    ``namespace`` of the first affected ticket when known (the self-healing engine's playbooks
+    key on them; the Avro record has no such fields, so they travel in the JSON form only)."""
+    doc: dict[str, object] = incident.model_dump(mode="json")
+    by_id = {t.ticket_id: t for t in tickets}
+    affected = [by_id[tid] for tid in incident.affected_tickets if tid in by_id]
+    worker_id, namespace = placement(affected[0]) if affected else (None, None)
+    doc["worker_id"] = worker_id
+    doc["namespace"] = namespace
+    return doc
+
+
+def _worker_namespace(explanation: str | None, worker_id: str) -> str | None:
+    if not explanation:
+        return None
+    try:
+        doc = json.loads(explanation)
+    except json.JSONDecodeError:
+        return None
+    candidates = doc.get("candidates", []) if isinstance(doc, dict) else []
+    for candidate in candidates:
+        if isinstance(candidate, dict) and candidate.get("worker_id") == worker_id:
+            found = candidate.get("namespace")
+            return found if isinstance(found, str) and found else None
+    return None

@@ -1,12 +1,14 @@
 """One exception tree for the whole service.
 
 Adapters translate driver errors into these (``raise ... from exc``); the API maps them to
-problem+json and activities map the non-retryable ones to ``ApplicationError(non_retryable=True)``.
+problem+json, and ``handling`` below is the one place that says what a failed step does about
+each of them (activities follow it).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -103,3 +105,23 @@ class CacheUnavailable(DependencyDown):
 
 class ModelRegistryUnavailable(DependencyDown):
     """The ML model registry (MLflow) did not answer: the last loaded model stays in use."""
+
+
+class Handling(StrEnum):
+    """What a workflow step does when its work raised."""
+
+    FAIL = "fail"  # retrying cannot help (bad input, refused, not found, conflict, authorisation)
+    WAIT = "wait"  # a dependency is away: retry with back-off without limit, and say so
+    BOUNDED = "bounded"  # not one of ours (a bug?): a few more attempts, then fail with an incident
+
+
+def handling(exc: BaseException) -> Handling:
+    """The classification of an error, from the tree above: ``retryable`` decides for ours."""
+    if isinstance(exc, OrchestratorError):
+        return Handling.WAIT if exc.retryable else Handling.FAIL
+    return Handling.BOUNDED
+
+
+def dependency_of(exc: BaseException) -> str:
+    """The backing service an error is waiting for ("" when it is not an outage)."""
+    return exc.dependency if isinstance(exc, DependencyDown) else ""

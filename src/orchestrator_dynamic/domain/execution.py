@@ -3,7 +3,9 @@
 It decides which tickets are ready (every dependency COMPLETED, back-off elapsed, in-flight limit
 respected, most urgent first), applies results, times attempts out by SLA, and retries with
 back-off up to ``sla.max_retries``. When a ticket finally fails it halts: nothing new is
-dispatched, in-flight tickets finish, and the caller may build a compensation plan.
+dispatched, in-flight tickets finish, the tickets that never ran become CANCELLED, and the caller
+may build a compensation plan. A preempted attempt is re-dispatched without consuming the retry
+budget; a result from a worker the ticket is not allocated to is recorded, never applied.
 The clock is always passed in (workflow time), never read.
 """
 
@@ -15,6 +17,7 @@ from enum import StrEnum
 from orchestrator_dynamic.domain import dag
 from orchestrator_dynamic.domain.model import (
     ExecutionResult,
+    ExecutionResultPayload,
     ExecutionTicket,
     ResultStatus,
     TaskType,
@@ -28,6 +31,10 @@ from orchestrator_dynamic.domain.scoring import (
 )
 from orchestrator_dynamic.domain.tickets import compensation_ticket_id
 
+# Preemptions of one ticket that are re-dispatched for free; past this many a preemption counts
+# as a failed attempt, so a worker that always gives the task up cannot keep a plan going round.
+MAX_FREE_PREEMPTIONS = 10
+
 
 class TransitionKind(StrEnum):
     DISPATCHED = "DISPATCHED"
@@ -36,6 +43,8 @@ class TransitionKind(StrEnum):
     FAILED = "FAILED"
     TIMED_OUT = "TIMED_OUT"
     CANCELLED = "CANCELLED"
+    PREEMPTED = "PREEMPTED"
+    FOREIGN_RESULT = "FOREIGN_RESULT"
 
 
 @dataclass(frozen=True)
@@ -76,6 +85,11 @@ class ExecutionState:
     timeouts: dict[str, int] = field(default_factory=dict)
     halted: bool = False
     cancelled: bool = False
+    # The last result applied to each ticket (its output and logs are kept on the record).
+    reports: dict[str, ExecutionResultPayload] = field(default_factory=dict)
+    preemptions: dict[str, int] = field(default_factory=dict)
+    # Results refused because their agent_id is not the allocated worker, oldest first.
+    foreign_results: list[dict[str, str]] = field(default_factory=list)
 
     @classmethod
     def of(cls, tickets: list[ExecutionTicket], **kwargs: object) -> ExecutionState:
@@ -188,16 +202,64 @@ class ExecutionState:
         return Transition(ticket_id, TransitionKind.FAILED, now_ms, reason)
 
     def apply(self, result: ExecutionResult, now_ms: int) -> Transition | None:
-        """Apply a worker's result; duplicates and results for idle tickets change nothing."""
+        """Apply a worker's result; duplicates and results for idle tickets change nothing.
+
+        COMPLETED with success completes; PREEMPTED puts the attempt back in the queue at once
+        with its retry budget untouched (the worker gave it up, it did not fail); CANCELLED,
+        FAILED or an unsuccessful COMPLETED count as a failed attempt. A result whose agent_id is
+        not the worker the ticket is allocated to (a stale attempt, a misrouted agent) is
+        recorded as FOREIGN_RESULT and changes nothing else."""
         ticket = self.tickets.get(result.ticket_id)
         if ticket is None or ticket.status is not TicketStatus.RUNNING:
             return None
         if result.status is ResultStatus.RUNNING:
             return None
+        owner = ticket.metadata.get("worker_id")
+        if owner and result.agent_id != owner:
+            return self._foreign(ticket, result, owner, now_ms)
+        self.reports[ticket.ticket_id] = result.result
         if result.status is ResultStatus.COMPLETED and result.result.success:
             return self._complete(ticket, result, now_ms)
-        reason = result.error_message or "the worker reported failure"
+        if result.status is ResultStatus.PREEMPTED:
+            return self._preempt(ticket, result, now_ms)
+        default = "cancelled by the worker" if result.status is ResultStatus.CANCELLED else ""
+        reason = result.error_message or default or "the worker reported failure"
         return self._fail(ticket, now_ms, reason, TransitionKind.FAILED, result.agent_id)
+
+    def _foreign(
+        self, ticket: ExecutionTicket, result: ExecutionResult, owner: str, now_ms: int
+    ) -> Transition:
+        self.foreign_results.append(
+            {
+                "ticket_id": ticket.ticket_id,
+                "agent_id": result.agent_id,
+                "allocated_worker_id": owner,
+                "status": result.status.value,
+            }
+        )
+        detail = (
+            f"{result.status.value} result from {result.agent_id!r} ignored: "
+            f"the ticket is allocated to {owner!r}"
+        )
+        return Transition(
+            ticket.ticket_id, TransitionKind.FOREIGN_RESULT, now_ms, detail, result.agent_id
+        )
+
+    def _preempt(self, ticket: ExecutionTicket, result: ExecutionResult, now_ms: int) -> Transition:
+        reason = result.error_message or "preempted by the worker"
+        if self.preemptions.get(ticket.ticket_id, 0) >= MAX_FREE_PREEMPTIONS:
+            detail = f"{reason} (preempted more than {MAX_FREE_PREEMPTIONS} times)"
+            return self._fail(ticket, now_ms, detail, TransitionKind.FAILED, result.agent_id)
+        self.tickets[ticket.ticket_id] = ticket.model_copy(
+            update={"status": TicketStatus.PENDING, "error_message": reason}
+        )
+        self.not_before[ticket.ticket_id] = now_ms  # straight back into the queue
+        count = self.preemptions.get(ticket.ticket_id, 0) + 1
+        self.preemptions[ticket.ticket_id] = count
+        detail = f"preempted: {reason}; re-dispatched without using a retry (preemption {count})"
+        return Transition(
+            ticket.ticket_id, TransitionKind.PREEMPTED, now_ms, detail, result.agent_id
+        )
 
     def expire(self, now_ms: int) -> list[Transition]:
         """Attempts past their SLA timeout count as failures (and may be retried)."""
@@ -212,23 +274,38 @@ class ExecutionState:
         return out
 
     def cancel(self, now_ms: int, reason: str) -> list[ExecutionTicket]:
-        """Stop everything; returns the tickets that were running (to tell their workers)."""
+        """Stop everything: every unfinished ticket becomes CANCELLED (never FAILED: nothing
+        failed). Returns the ones that were running, whose workers must be told to stop."""
         self.cancelled = True
         stopped = []
         for ticket in list(self.tickets.values()):
-            if ticket.status in (TicketStatus.RUNNING, TicketStatus.PENDING):
-                was_running = ticket.status is TicketStatus.RUNNING
-                updated = ticket.model_copy(
-                    update={
-                        "status": TicketStatus.FAILED,
-                        "completed_at": now_ms,
-                        "error_message": reason,
-                    }
-                )
-                self.tickets[ticket.ticket_id] = updated
-                if was_running:
-                    stopped.append(updated)
+            if ticket.status is TicketStatus.RUNNING:
+                update = {
+                    "status": TicketStatus.CANCELLED,
+                    "completed_at": now_ms,
+                    "error_message": reason,
+                }
+                self.tickets[ticket.ticket_id] = updated = ticket.model_copy(update=update)
+                stopped.append(updated)
+        self.cancel_unrun(reason)
         return stopped
+
+    def cancel_unrun(self, reason: str) -> list[str]:
+        """Tickets still PENDING (never run, or waiting for a retry) become CANCELLED, so a
+        stopped plan leaves nothing looking as if it might still run. Returns their ids."""
+        out = []
+        for ticket in list(self.tickets.values()):
+            if ticket.status is TicketStatus.PENDING:
+                update = {"status": TicketStatus.CANCELLED, "error_message": reason}
+                self.tickets[ticket.ticket_id] = ticket.model_copy(update=update)
+                self.not_before.pop(ticket.ticket_id, None)
+                out.append(ticket.ticket_id)
+        return out
+
+    def timed_out(self) -> set[str]:
+        """Tickets with at least one attempt failed by its SLA timer (this machine's record,
+        not a guess from a worker's error text)."""
+        return set(self.timeouts)
 
     def _complete(
         self, ticket: ExecutionTicket, result: ExecutionResult, now_ms: int
@@ -277,6 +354,22 @@ class ExecutionState:
 
 # ---------------------------------------------------------------- compensation (saga)
 
+# What a worker's COMPENSATE executor does to undo a task, by the compensated task's type; the
+# executor refuses a ticket whose ``parameters.action`` it does not know.
+COMPENSATION_ACTIONS: dict[TaskType, str] = {
+    TaskType.BUILD: "delete_artifacts",
+    TaskType.DEPLOY: "rollback_deployment",
+    TaskType.TEST: "cleanup_test_env",
+    TaskType.VALIDATE: "revert_approval",
+    TaskType.EXECUTE: "rollback_execution",
+}
+GENERIC_COMPENSATION = "generic_cleanup"
+COMPENSATION_REASON = "task_failed"
+
+
+def compensation_action(task_type: TaskType) -> str:
+    return COMPENSATION_ACTIONS.get(task_type, GENERIC_COMPENSATION)
+
 
 def compensation_tickets(state: ExecutionState, now_ms: int) -> list[ExecutionTicket]:
     """COMPENSATE tickets for every COMPLETED ticket, undone in reverse topological order:
@@ -309,7 +402,16 @@ def _compensation(
             "dependencies": [compensation_ticket_id(d) for d in after],
             "status": TicketStatus.PENDING,
             "sla": original.sla.model_copy(update={"deadline": now_ms + timeout}),
-            "parameters": {**original.parameters, "compensates_ticket_id": original.ticket_id},
+            # The original's parameters say what to undo (deployment_name, artifact_ids, ...);
+            # action, reason and original_ticket_id are what the compensate executor reads.
+            "parameters": {
+                **original.parameters,
+                "action": compensation_action(original.task_type),
+                "reason": COMPENSATION_REASON,
+                "original_ticket_id": original.ticket_id,
+                "original_task_type": original.task_type.value,
+                "compensates_ticket_id": original.ticket_id,
+            },
             "created_at": now_ms,
             "started_at": None,
             "completed_at": None,

@@ -86,6 +86,14 @@ class TicketStatus(StrEnum):
     FAILED = "FAILED"
     COMPENSATING = "COMPENSATING"
     COMPENSATED = "COMPENSATED"
+    # Ours only: stopped before it could finish (operator cancel, or a failure upstream in the
+    # plan). The wire enum has no such symbol; see ``ExecutionTicket.on_wire``.
+    CANCELLED = "CANCELLED"
+
+
+# What other services read instead of CANCELLED (their ticket enum stops at COMPENSATED).
+WIRE_CANCELLED_STATUS = TicketStatus.FAILED
+WIRE_CANCELLED_ERROR = "cancelled"
 
 
 class TicketPriority(StrEnum):
@@ -122,6 +130,10 @@ class ResultStatus(StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     RUNNING = "RUNNING"
+    # Sent by upstream workers when a task is taken away from them (cancel_active_task):
+    # PREEMPTED for a preemption, CANCELLED for any other reason.
+    PREEMPTED = "PREEMPTED"
+    CANCELLED = "CANCELLED"
 
 
 class TelemetryEventType(StrEnum):
@@ -326,6 +338,14 @@ class ExecutionTicket(WireModel):
     @property
     def workflow_id(self) -> str:
         return self.metadata.get("workflow_id", self.decision_id)
+
+    def on_wire(self) -> ExecutionTicket:
+        """The ticket as the platform's ticket enum knows it: CANCELLED goes out as FAILED with
+        ``error_message: cancelled``; every other status is already a wire symbol."""
+        if self.status is not TicketStatus.CANCELLED:
+            return self
+        update = {"status": WIRE_CANCELLED_STATUS, "error_message": WIRE_CANCELLED_ERROR}
+        return self.model_copy(update=update)
 
 
 # ---------------------------------------------------------------- ExecutionResult

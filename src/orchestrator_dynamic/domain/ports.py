@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from orchestrator_dynamic.domain.model import ExecutionTicket, SecurityLevel
-from orchestrator_dynamic.domain.scoring import WorkerProfile
+from orchestrator_dynamic.domain.scoring import PriorityWeights, WorkerProfile
 
 # ---------------------------------------------------------------- bus
 
@@ -201,10 +201,16 @@ class Allocation:
 
 class Scheduler(Protocol):
     async def allocate(
-        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+        self,
+        ticket: ExecutionTicket,
+        now_ms: int,
+        *,
+        intelligent: bool | None = None,
+        weights: PriorityWeights | None = None,
     ) -> Allocation:
         """Place one ticket. ``intelligent=False`` (a feature flag from policy) asks for plain
-        rotation over eligible workers for this ticket; None keeps the configured mode."""
+        rotation over eligible workers for this ticket; None keeps the configured mode.
+        ``weights`` are the workflow's priority weights; None keeps the configured ones."""
         ...
 
     async def release(self, ticket_id: str, worker_id: str) -> None:

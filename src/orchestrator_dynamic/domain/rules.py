@@ -18,7 +18,9 @@ from orchestrator_dynamic.domain.model import (
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """How a ticket's timeout is derived from its estimate (settings SLA_TICKET_*)."""
+    """How a ticket's timeout is derived from its estimate (settings SLA_TICKET_*).
+    ``default_timeout_ms`` is no longer part of the rule: a missing estimate counts as
+    ``DEFAULT_ESTIMATE_MS`` instead, as the specification says."""
 
     min_timeout_ms: int = 60_000
     buffer_multiplier: float = 3.0
@@ -50,11 +52,15 @@ MAX_CONCURRENT_TICKETS = 100
 MIN_TIMEOUT_TO_ESTIMATE_RATIO = 1.5
 
 
+# A task without an estimate counts as this long (the specification's and upstream's default).
+DEFAULT_ESTIMATE_MS = 60_000
+
+
 def timeout_ms(estimated_duration_ms: int | None, policy: SlaPolicy) -> int:
-    """max(min_timeout, estimate x buffer); a task with no estimate gets the default timeout."""
-    if estimated_duration_ms is None:
-        return policy.default_timeout_ms
-    return max(policy.min_timeout_ms, round(estimated_duration_ms * policy.buffer_multiplier))
+    """max(min_timeout, estimate x buffer); a task with no estimate counts as 60,000 ms, so by
+    default it gets max(60,000, 60,000 x 3.0) = 180,000 ms."""
+    estimate = DEFAULT_ESTIMATE_MS if estimated_duration_ms is None else estimated_duration_ms
+    return max(policy.min_timeout_ms, round(estimate * policy.buffer_multiplier))
 
 
 def sla_for(

@@ -60,6 +60,7 @@ def status_doc(view: dict[str, Any]) -> dict[str, Any]:
         "step": view.get("step"),
         "tickets": [{k: t.get(k) for k in TICKET_FIELDS} for t in view.get("tickets", [])],
         "incidents": view.get("incidents", []),
+        "waiting": view.get("waiting"),
     }
 
 
@@ -67,6 +68,8 @@ def show_status(view: dict[str, Any]) -> None:
     head = f"{view['workflow_id']}: {view['status']} (step {view.get('step')})"
     if view.get("reason"):
         head += f" - {view['reason']}"
+    if view.get("waiting"):  # the current step retries after a dependency outage
+        head += f" - {view['waiting']['message']} ({view['waiting']['reason']})"
     rows = [
         (
             t.get("task_id"),

@@ -117,7 +117,7 @@ class DemoAgentPool:
                 task.cancel()
             return
         attempt = (ticket.ticket_id, ticket.retry_count)
-        if ticket.status is not TicketStatus.RUNNING or attempt in self._seen:
+        if ticket.status is not TicketStatus.PENDING or attempt in self._seen:
             return  # redelivery of an attempt we already run: never run it twice
         self._seen.add(attempt)
         self._owner[ticket.ticket_id] = worker_id

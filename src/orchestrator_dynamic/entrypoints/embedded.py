@@ -123,9 +123,12 @@ async def _start(settings: Settings, demo_workers: int, stack: AsyncExitStack) -
     configure_tracing(settings.otel_service_name, settings.otel_exporter_endpoint)
     engine, engine_pid = await _engine(settings, stack)
     runtime = await stack.enter_async_context(open_runtime(settings, engine))
-    worker = build_worker(
-        runtime.temporal, settings.temporal.task_queue, FlowActivities(runtime.steps)
+    activities = FlowActivities(
+        runtime.steps,
+        unexpected_max_attempts=settings.activity_unexpected_max_attempts,
+        stuck_after_s=settings.stuck_step_alert_seconds,
     )
+    worker = build_worker(runtime.temporal, settings.temporal.task_queue, activities)
     # Subscribed before the API answers: a client that sees /health may publish at once.
     loops = await background_loops(runtime)
     api = _api_server(runtime)

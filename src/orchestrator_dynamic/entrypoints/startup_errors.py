@@ -57,12 +57,10 @@ class StartupError(Exception):
 def mask(text: str, settings: Settings) -> str:
     """One line with every URL password shown as *** and every secret value blanked out."""
     text = _URL_PASSWORD.sub(r"\g<head>***@", " ".join(text.split()))
-    for secret in (
-        settings.kafka_sasl_password,
-        settings.redis_password,
-        settings.orchestrator_api_token,
-    ):
-        value = secret.get_secret_value()
+    secrets = [
+        s.get_secret_value() for s in (settings.kafka_sasl_password, settings.redis_password)
+    ]
+    for value in [*secrets, *settings.api_tokens]:  # API tokens are the keys of API_TOKENS
         if value:
             text = text.replace(value, "***")
     for url in (settings.store_url, settings.mongodb_uri):

@@ -1,7 +1,10 @@
 """Flow C activities: thin adapters from Temporal to FlowSteps, one call each.
 
-Errors that retrying cannot fix become non-retryable ApplicationErrors; DependencyDown (bus,
-store, registry down) is left retryable so Temporal keeps trying with back-off.
+What a failure does is decided once, by ``domain.errors.handling``: an error retrying cannot fix
+fails the step at once (a non-retryable ApplicationError naming it); a dependency outage stays
+retryable, so Temporal retries it with back-off without limit, and every such attempt is counted
+and written on the retry board (``flow/retrying.py``) so `status` and a gauge show the wait; an
+unexpected exception is retried up to ``unexpected_max_attempts`` attempts, then fails the step.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.errors import Handling, dependency_of, handling
 from orchestrator_dynamic.domain.model import ExecutionTicket
 from orchestrator_dynamic.flow.payloads import (
     AllocateInput,
@@ -26,52 +29,103 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateInput,
     ValidateOutput,
 )
+from orchestrator_dynamic.flow.retrying import BOARD, RetryBoard
+from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.flow_steps import FlowSteps
 
 T = TypeVar("T")
+log = structlog.get_logger(__name__)
 
 
-async def _guard(call: Callable[[], Awaitable[T]]) -> T:
-    """Run one step with the workflow's ids bound to every log line it writes; errors that a
-    retry cannot fix become non-retryable."""
-    info = activity.info()
-    with structlog.contextvars.bound_contextvars(
-        workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
-    ):
-        try:
-            return await call()
-        except (MalformedMessage, PlanRefused) as exc:
-            raise ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True) from exc
+class _Guard:
+    """Runs one step with the workflow's ids bound to every log line it writes, and turns what
+    it raises into the failure Temporal should act on."""
+
+    def __init__(self, board: RetryBoard, unexpected_max_attempts: int) -> None:
+        self._board = board
+        self._max_attempts = unexpected_max_attempts
+
+    async def __call__(self, call: Callable[[], Awaitable[T]]) -> T:
+        info = activity.info()
+        with structlog.contextvars.bound_contextvars(
+            workflow_id=info.workflow_id, activity=info.activity_type, attempt=info.attempt
+        ):
+            try:
+                result = await call()
+            except Exception as exc:
+                raise self._failure(exc, info) from exc
+            self._board.cleared(info.workflow_id or "", info.workflow_run_id or "")
+            return result
+
+    def _failure(self, exc: Exception, info: activity.Info) -> ApplicationError:
+        kind, name = handling(exc), type(exc).__name__
+        workflow_id, run_id = info.workflow_id or "", info.workflow_run_id or ""
+        if kind is Handling.WAIT:
+            metrics.ACTIVITY_RETRIES.labels(info.activity_type, name).inc()
+            waiting = self._board.failed(
+                workflow_id,
+                run_id,
+                info.activity_type,
+                dependency=dependency_of(exc) or name,
+                error_type=name,
+                reason=str(exc),
+                attempt=info.attempt,
+                first_scheduled_ms=int(info.scheduled_time.timestamp() * 1000),
+            )
+            log.warning("activity_waiting", reason=str(exc), waiting=waiting.message)
+            return ApplicationError(str(exc), waiting.as_dict(), type=name)
+        if kind is Handling.BOUNDED and info.attempt < self._max_attempts:
+            metrics.ACTIVITY_RETRIES.labels(info.activity_type, name).inc()
+            log.warning("activity_unexpected_error", error=f"{name}: {exc}", exc_info=exc)
+            return ApplicationError(str(exc), type=name)
+        self._board.cleared(workflow_id, run_id)
+        if kind is Handling.BOUNDED:
+            message = f"{exc} (unexpected, after {info.attempt} attempts)"
+            log.error("activity_failed", error=f"{name}: {message}", exc_info=exc)
+        else:
+            message = str(exc)
+            log.warning("activity_failed", error=f"{name}: {exc}")
+        return ApplicationError(message, type=name, non_retryable=True)
 
 
 class FlowActivities:
-    def __init__(self, steps: FlowSteps) -> None:
+    def __init__(
+        self,
+        steps: FlowSteps,
+        *,
+        unexpected_max_attempts: int = 5,
+        stuck_after_s: float | None = None,
+        board: RetryBoard = BOARD,
+    ) -> None:
         self._steps = steps
+        self._guard = _Guard(board, unexpected_max_attempts)
+        if stuck_after_s is not None:  # the board is per process, as the gauge it feeds
+            board.stuck_after_s = stuck_after_s
 
     @activity.defn(name="c1_validate")
     async def validate(self, inp: ValidateInput) -> ValidateOutput:
-        return await _guard(lambda: self._steps.validate(inp))
+        return await self._guard(lambda: self._steps.validate(inp))
 
     @activity.defn(name="c2_generate_tickets")
     async def generate_tickets(self, inp: GenerateInput) -> list[ExecutionTicket]:
         workflow_id = activity.info().workflow_id or ""
-        return await _guard(lambda: self._steps.generate_checked(inp, workflow_id))
+        return await self._guard(lambda: self._steps.generate_checked(inp, workflow_id))
 
     @activity.defn(name="c3_allocate")
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:
-        return await _guard(lambda: self._steps.allocate(inp))
+        return await self._guard(lambda: self._steps.allocate(inp))
 
     @activity.defn(name="c4_publish_tickets")
     async def publish_tickets(self, inp: PublishInput) -> None:
-        await _guard(lambda: self._steps.publish(inp))
+        await self._guard(lambda: self._steps.publish(inp))
 
     @activity.defn(name="c5_consolidate")
     async def consolidate(self, inp: ConsolidateInput) -> ConsolidateOutput:
-        return await _guard(lambda: self._steps.consolidate(inp))
+        return await self._guard(lambda: self._steps.consolidate(inp))
 
     @activity.defn(name="c6_emit_telemetry")
     async def emit_telemetry(self, inp: TelemetryInput) -> None:
-        await _guard(lambda: self._steps.emit(inp))
+        await self._guard(lambda: self._steps.emit(inp))
 
     def all(self) -> list[Callable[..., object]]:
         return [

@@ -35,6 +35,7 @@ from orchestrator_dynamic.domain.ports import Collection, Scheduler, Store
 from orchestrator_dynamic.flow.payloads import (
     WORKFLOW_NAME,
     ApprovalSignal,
+    CancelSignal,
     FlowInput,
     FlowOptions,
     ResultSignal,
@@ -157,7 +158,10 @@ class FlowGateway:
                 return False
             raise EngineUnavailable("temporal", str(exc)) from exc
         worker_id = (ticket or {}).get("worker_id")
-        if self._scheduler and worker_id and result.status.value != "RUNNING":
+        # Only the allocated worker's answer frees its slot: a stray result from another agent
+        # is recorded by the workflow and changes nothing, capacity included.
+        ours = result.agent_id == worker_id
+        if self._scheduler and worker_id and ours and result.status.value != "RUNNING":
             await self._scheduler.release(result.ticket_id, worker_id)
         return True
 
@@ -171,14 +175,20 @@ class FlowGateway:
         await self._handle(workflow_id).signal(FlowCWorkflow.approval, signal)
         return view
 
-    async def cancel(self, workflow_id: str, reason: str = "") -> WorkflowView:
-        """Request cancellation; the reason travels with the request (the workflow reads it with
-        ``workflow.cancellation_reason()``, and the engine's history keeps it)."""
+    async def cancel(
+        self, workflow_id: str, reason: str = "", by: str = "operator"
+    ) -> WorkflowView:
+        """Request cancellation. Who and why go first as a signal, so the workflow has them on
+        record when the cancellation reaches it; the request carries the reason too, for the
+        engine's own history."""
         view = await self.view(workflow_id)
         if view.status.terminal:
             raise Conflict(f"workflow {workflow_id} already ended {view.status.value}")
+        handle = self._handle(workflow_id)
         try:
-            await self._handle(workflow_id).cancel(reason=reason)
+            signal = CancelSignal(reason, by, self._clock())
+            await handle.signal(FlowCWorkflow.cancel_reason, signal)
+            await handle.cancel(reason=reason)
         except RPCError as exc:
             raise EngineUnavailable("temporal", str(exc)) from exc
         return view

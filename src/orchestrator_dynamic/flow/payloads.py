@@ -12,6 +12,7 @@ from typing import Any
 
 from orchestrator_dynamic.domain.model import (
     ExecutionResult,
+    ExecutionResultPayload,
     ExecutionTicket,
     OrchestrationIncident,
     TelemetryEvent,
@@ -112,6 +113,9 @@ class AllocateInput:
     tickets: list[ExecutionTicket]
     now_ms: int
     approval: dict[str, Any] | None = None  # the human answer on record, for policies
+    # The priority weights the workflow started with (FlowOptions.weights), so C3 scores as C2
+    # and C4 do; None (histories from before the field) keeps the scheduler's configured ones.
+    weights: tuple[float, float, float] | None = None
 
 
 @dataclass
@@ -134,6 +138,8 @@ class TicketRecord:
 
     ticket: ExecutionTicket
     history: list[dict[str, Any]] = field(default_factory=list)
+    # The worker's last result for the ticket: its output and logs are kept on the record.
+    report: ExecutionResultPayload | None = None
 
 
 @dataclass
@@ -166,12 +172,19 @@ class ConsolidateInput:
     issues: list[IssueView] = field(default_factory=list)
     approval: dict[str, Any] | None = None
     guardrails: list[str] = field(default_factory=list)
+    # Results refused because their agent_id was not the allocated worker.
+    foreign_results: list[dict[str, str]] = field(default_factory=list)
+    # The step that failed for good and why ("" when every step went through): named by the
+    # incident.
+    step_error: str = ""
 
 
 @dataclass
 class ConsolidateOutput:
     metrics: dict[str, Any]
     incident: OrchestrationIncident | None = None
+    # The incident as published (the wire record plus worker_id and namespace when known).
+    incident_doc: dict[str, Any] | None = None
 
 
 @dataclass
@@ -184,6 +197,16 @@ class ApprovalSignal:
     approved: bool
     by: str
     reason: str = ""
+    at_ms: int = 0
+
+
+@dataclass
+class CancelSignal:
+    """Who cancels and why; sent just before the engine's cancellation request, which then
+    finds the reason on record (the first one wins)."""
+
+    reason: str = ""
+    by: str = "operator"
     at_ms: int = 0
 
 
@@ -218,6 +241,9 @@ class WorkflowView:
     guardrails: list[str] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     reason: str = ""
+    # While the current step retries after a dependency outage: {"message": "waiting for bus
+    # since …", "activity", "dependency", "error_type", "reason", "since_ms", "attempt"}.
+    waiting: dict[str, Any] | None = None
 
 
 @dataclass

@@ -12,6 +12,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_exception
 
 with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.domain.execution import (
@@ -27,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         ExecutionTicket,
         TelemetryEvent,
         TelemetryEventType,
+        TicketStatus,
     )
     from orchestrator_dynamic.domain.scoring import PriorityWeights
     from orchestrator_dynamic.flow.activities import FlowActivities
@@ -35,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         WORKFLOW_NAME,
         AllocateInput,
         ApprovalSignal,
+        CancelSignal,
         ConsolidateInput,
         FlowInput,
         FlowResult,
@@ -50,13 +53,16 @@ with workflow.unsafe.imports_passed_through():
         WorkflowStatus,
         WorkflowView,
     )
+    from orchestrator_dynamic.flow.retrying import BOARD
 
-# Dependencies (bus, store) may be down for a while: keep retrying, never give up on a step.
+# Dependencies (bus, store, registry) may be down for a while: a step waits for them with
+# back-off, without an attempt limit. What retrying cannot fix, the activity raises as
+# non-retryable itself (classified once, in domain/errors.py), and an unexpected error only for
+# ACTIVITY_UNEXPECTED_MAX_ATTEMPTS attempts, so no step retries for ever on a bug.
 DEPENDENCY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(seconds=30),
-    non_retryable_error_types=["MalformedMessage", "PlanRefused"],
 )
 STEP_TIMEOUT = timedelta(seconds=30)
 LOCAL_TIMEOUT = timedelta(seconds=10)
@@ -67,6 +73,10 @@ LOCAL_C1_PATCH = "c1-validate-local-activity"
 # The status is mirrored in this memo key so a list of workflows reads every status at once.
 STATUS_MEMO = "status"
 STATUS_MEMO_PATCH = "status-memo"
+# On a final failure the tickets that never ran become CANCELLED (with their history and
+# telemetry); older histories left them PENDING.
+CANCEL_UNRUN_PATCH = "cancel-unrun-on-failure"
+STEP_FAILURE_PATCH = "step-failure-consolidates"
 
 _EVENT_OF = {
     TransitionKind.DISPATCHED: TelemetryEventType.TICKET_ASSIGNED,
@@ -75,6 +85,8 @@ _EVENT_OF = {
     TransitionKind.FAILED: TelemetryEventType.TICKET_FAILED,
     TransitionKind.TIMED_OUT: TelemetryEventType.TICKET_FAILED,
     TransitionKind.CANCELLED: TelemetryEventType.TICKET_FAILED,
+    TransitionKind.PREEMPTED: TelemetryEventType.TICKET_FAILED,
+    # FOREIGN_RESULT has no telemetry event: it is on the ticket's history and counted at C5.
 }
 
 
@@ -95,7 +107,11 @@ class FlowCWorkflow:
         self._incidents: list[dict[str, Any]] = []
         self._metrics: dict[str, Any] = {}
         self._reason = ""
+        self._step_error = ""
         self._timed_out: set[str] = set()
+        self._cancel: CancelSignal | None = None
+        # Dispatched tickets whose publish is not confirmed yet: still PENDING to the outside.
+        self._unconfirmed: set[str] = set()
 
     _status_now: WorkflowStatus
     _status_memo = False  # decided once, first thing in run()
@@ -118,6 +134,11 @@ class FlowCWorkflow:
         self._inbox.append(signal.result)
 
     @workflow.signal
+    def cancel_reason(self, signal: CancelSignal) -> None:
+        if self._cancel is None:  # the first operator's reason wins
+            self._cancel = signal
+
+    @workflow.signal
     def approval(self, signal: ApprovalSignal) -> None:
         if self._approval is None:  # the first human answer wins
             self._approval = signal
@@ -130,13 +151,16 @@ class FlowCWorkflow:
             step=self._step,
             decision_id=str(self._decision.get("decision_id", "")),
             plan_id=str(self._decision.get("plan_id", "")),
-            tickets=[_view(t) for t in self._all_tickets()],
+            tickets=[_view(t, self._unconfirmed) for t in self._all_tickets()],
             incidents=self._incidents,
             issues=self._issues,
             approval=vars(self._approval) if self._approval else None,
             guardrails=self._guardrails,
             metrics=self._metrics,
             reason=self._reason,
+            # Read, never written, here: the activities' record of the current step's retries
+            # (flow/retrying.py); a query adds no command, so replay is untouched.
+            waiting=_waiting(),
         )
 
     # ------------------------------------------------------------ run
@@ -154,6 +178,17 @@ class FlowCWorkflow:
         except asyncio.CancelledError:
             await self._cancelled(inp, started)
             raise
+        except (ActivityError, ApplicationError) as exc:
+            # A step failed for good (refused, not found, unauthorised, or a bug that outlived
+            # its attempts): the workflow ends FAILED with the reason and an incident instead of
+            # failing bare. A local activity's failure arrives as the ApplicationError itself.
+            # Histories from before the patch failed bare and replay so.
+            if is_cancelled_exception(exc) or not workflow.patched(STEP_FAILURE_PATCH):
+                raise
+            self._step_error = _step_error(self._step, exc)
+            self._reason = self._step_error
+            self._step_event(self._step, failed=self._step_error)
+            status = WorkflowStatus.FAILED
         return await self._finish(inp, status, started)
 
     async def _run(self, inp: FlowInput) -> WorkflowStatus:
@@ -167,6 +202,7 @@ class FlowCWorkflow:
             FlowActivities.generate_tickets,
             GenerateInput(inp.decision, self._now(), inp.options),
             start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
         )
         self._step_event("C2_GENERATE_TICKETS", ticket_ids=[t.ticket_id for t in tickets])
         self._plan = self._state(tickets, inp)
@@ -174,8 +210,19 @@ class FlowCWorkflow:
         await self._execute(self._plan)
         if self._plan.succeeded():
             return WorkflowStatus.COMPLETED
+        self._cancel_unrun(self._plan)
         await self._compensate(inp)
         return WorkflowStatus.FAILED
+
+    def _cancel_unrun(self, state: ExecutionState) -> None:
+        """After a final failure, what never ran will not run: CANCELLED, not left PENDING."""
+        if not workflow.patched(CANCEL_UNRUN_PATCH):
+            return
+        now = self._now()
+        failed = [t.task_id for t in state.tickets.values() if t.status is TicketStatus.FAILED]
+        reason = f"not run: {', '.join(failed)} failed" if failed else "not run"
+        for ticket_id in state.cancel_unrun(reason):
+            self._record(state, Transition(ticket_id, TransitionKind.CANCELLED, now, reason))
 
     async def _validate(self, inp: FlowInput) -> ValidateOutput:
         self._step_event("C1_VALIDATE", started=True)
@@ -250,8 +297,11 @@ class FlowCWorkflow:
         self._step = "C3_ALLOCATE"
         allocated = await workflow.execute_local_activity_method(
             FlowActivities.allocate,
-            AllocateInput(batch, now, vars(self._approval) if self._approval else None),
+            AllocateInput(
+                batch, now, vars(self._approval) if self._approval else None, _weights(state)
+            ),
             start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
         )
         records = []
         for allocation in allocated.allocations:
@@ -266,12 +316,17 @@ class FlowCWorkflow:
             )
             records.append(TicketRecord(ticket, list(self._history[ticket.ticket_id])))
         self._step = "C4_DISPATCH"
-        await workflow.execute_activity_method(
-            FlowActivities.publish_tickets,
-            PublishInput(workflow.info().workflow_id, records, self._take_outbox()),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DEPENDENCY_RETRY,
-        )
+        # Published as PENDING (what workers run); RUNNING for the outside once confirmed.
+        self._unconfirmed = {r.ticket.ticket_id for r in records}
+        try:
+            await workflow.execute_activity_method(
+                FlowActivities.publish_tickets,
+                PublishInput(workflow.info().workflow_id, records, self._take_outbox()),
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=DEPENDENCY_RETRY,
+            )
+        finally:
+            self._unconfirmed = set()
 
     async def _wait(self, state: ExecutionState, now: int) -> None:
         if len(self._outbox) >= TELEMETRY_FLUSH_EVERY:
@@ -302,6 +357,8 @@ class FlowCWorkflow:
         self._status = WorkflowStatus.COMPENSATING
         self._comp = self._state(comps, inp)
         await self._execute(self._comp)
+        if not self._comp.succeeded():
+            self._cancel_unrun(self._comp)
         settle_compensated(self._plan, self._comp)
 
     # ------------------------------------------------------------ C5 + C6
@@ -316,7 +373,7 @@ class FlowCWorkflow:
         )
         self._metrics = out.metrics
         if out.incident is not None:
-            self._incidents.append(out.incident.model_dump(mode="json"))
+            self._incidents.append(out.incident_doc or out.incident.model_dump(mode="json"))
         self._step = "C6_TELEMETRY"
         self._event(
             TelemetryEventType.FLOW_C_COMPLETED,
@@ -341,27 +398,38 @@ class FlowCWorkflow:
             status=status,
             tickets=list(self._plan.tickets.values()) if self._plan else [],
             compensations=list(self._comp.tickets.values()) if self._comp else [],
-            timed_out=sorted(self._timed_out),
+            timed_out=sorted(self._timed_out_ids()),
             started_at_ms=started,
             finished_at_ms=self._now(),
             reason=self._reason,
             issues=self._issues,
             approval=vars(self._approval) if self._approval else None,
             guardrails=self._guardrails,
+            foreign_results=[r for s in self._states() for r in s.foreign_results],
+            step_error=self._step_error,
         )
 
+    def _states(self) -> list[ExecutionState]:
+        return [s for s in (self._plan, self._comp) if s is not None]
+
+    def _timed_out_ids(self) -> set[str]:
+        """The state machine's own record of timed-out attempts (never a worker's error text)."""
+        return self._timed_out.union(*(s.timed_out() for s in self._states()))
+
     async def _cancelled(self, inp: FlowInput, started: int) -> None:
-        """Tell workers to stop (running tickets re-published as FAILED), then consolidate."""
+        """Every unfinished ticket becomes CANCELLED; running ones are re-published (as FAILED
+        with ``error_message: cancelled`` on the wire) to tell their workers to stop."""
         now = self._now()
-        self._reason = "cancelled by operator"
+        self._reason = _cancel_text(self._cancel)
         stopped: list[ExecutionTicket] = []
-        for state in (self._plan, self._comp):
-            if state is None:
-                continue
+        kind = TransitionKind.CANCELLED
+        for state in self._states():
+            unrun = [tid for tid, t in state.tickets.items() if t.status is TicketStatus.PENDING]
             for ticket in state.cancel(now, self._reason):
-                kind = TransitionKind.CANCELLED
                 self._record(state, Transition(ticket.ticket_id, kind, now, self._reason))
                 stopped.append(ticket)
+            for ticket_id in unrun:
+                self._record(state, Transition(ticket_id, kind, now, self._reason))
         if stopped:
             records = [TicketRecord(t, self._history.get(t.ticket_id, [])) for t in stopped]
             await workflow.execute_activity_method(
@@ -382,7 +450,11 @@ class FlowCWorkflow:
 
     async def _flush_final(self) -> None:
         """Last telemetry plus every ticket's final record, in chunks that fit a payload."""
-        records = [TicketRecord(t, self._history.get(t.ticket_id, [])) for t in self._all_tickets()]
+        reports = {k: v for s in self._states() for k, v in s.reports.items()}
+        records = [
+            TicketRecord(t, self._history.get(t.ticket_id, []), reports.get(t.ticket_id))
+            for t in self._all_tickets()
+        ]
         chunks = [
             records[i : i + RECORDS_PER_ACTIVITY]
             for i in range(0, len(records), RECORDS_PER_ACTIVITY)
@@ -410,7 +482,7 @@ class FlowCWorkflow:
 
     def _record(self, state: ExecutionState, transition: Transition) -> None:
         ticket = state.tickets[transition.ticket_id]
-        if transition.kind is TransitionKind.TIMED_OUT or "timed out" in transition.detail:
+        if ticket.ticket_id in state.timeouts:  # the state machine's record, not the text
             self._timed_out.add(ticket.ticket_id)
         self._history.setdefault(ticket.ticket_id, []).append(
             {
@@ -421,8 +493,11 @@ class FlowCWorkflow:
                 "worker_id": transition.worker_id,
             }
         )
+        event = _EVENT_OF.get(transition.kind)
+        if event is None:
+            return
         self._event(
-            _EVENT_OF[transition.kind],
+            event,
             ticket_id=ticket.ticket_id,
             task_type=ticket.task_type.value,
             worker_id=transition.worker_id or ticket.metadata.get("worker_id"),
@@ -462,18 +537,44 @@ class FlowCWorkflow:
         return events
 
 
+def _step_error(step: str, exc: ActivityError | ApplicationError) -> str:
+    cause = exc.cause if isinstance(exc, ActivityError) else exc
+    if isinstance(cause, ApplicationError):
+        return f"{step} failed: {cause.type}: {cause.message}"
+    return f"{step} failed: {cause or exc}"
+
+
+def _waiting() -> dict[str, Any] | None:
+    info = workflow.info()
+    entry = BOARD.waiting(info.workflow_id, info.run_id)
+    return dict(entry.as_dict()) if entry is not None else None
+
+
+def _weights(state: ExecutionState) -> tuple[float, float, float]:
+    w = state.weights
+    return (w.risk, w.qos, w.sla)
+
+
 def _sla_ok(ticket: ExecutionTicket, at_ms: int) -> bool:
     return at_ms <= ticket.sla.deadline
 
 
-def _view(t: ExecutionTicket) -> TicketView:
+def _cancel_text(signal: CancelSignal | None) -> str:
+    if signal is None:
+        return "cancelled by operator"
+    text = f"cancelled by {signal.by or 'operator'}"
+    return f"{text}: {signal.reason}" if signal.reason else text
+
+
+def _view(t: ExecutionTicket, unconfirmed: frozenset[str] | set[str] = frozenset()) -> TicketView:
+    pending = t.ticket_id in unconfirmed  # dispatched, publish not confirmed yet
     return TicketView(
         ticket_id=t.ticket_id,
         task_id=t.task_id,
         task_type=t.task_type.value,
-        status=t.status.value,
+        status=TicketStatus.PENDING.value if pending else t.status.value,
         worker_id=t.metadata.get("worker_id"),
-        started_at=t.started_at,
+        started_at=None if pending else t.started_at,
         completed_at=t.completed_at,
         retry_count=t.retry_count,
         compensation_ticket_id=t.compensation_ticket_id,

@@ -55,6 +55,16 @@ DEADLINE_APPROACHING = Counter(
     "orchestration_deadline_approaching_total", "Tickets past the deadline warning threshold"
 )
 INCIDENTS = Counter("orchestration_incidents_total", "Incidents raised", ["incident_type"])
+FOREIGN_RESULTS = Counter(
+    "orchestration_results_foreign_agent_total",
+    "Worker results not applied because their agent_id is not the ticket's allocated worker",
+    ["status"],
+)
+ACTIVITY_RETRIES = Counter(
+    "orchestration_activity_retries_total",
+    "Failed activity attempts that will be retried (dependency outages and unexpected errors)",
+    ["activity", "error_type"],
+)
 TELEMETRY_BUFFERED = Counter(
     "orchestration_telemetry_buffered_total", "Telemetry frames kept in the store for later"
 )

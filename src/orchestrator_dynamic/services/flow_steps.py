@@ -9,10 +9,15 @@ from typing import Any
 
 import structlog
 
-from orchestrator_dynamic.domain.consolidation import consolidate, incident_for, sla_violated
+from orchestrator_dynamic.domain.consolidation import (
+    consolidate,
+    incident_document,
+    incident_for,
+    sla_violated,
+)
 from orchestrator_dynamic.domain.decode import parse_decision
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
-from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
+from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
@@ -172,8 +177,10 @@ class FlowSteps:
         # Policy feature flags steer the scheduler: a ticket outside the intelligent scheduler's
         # namespaces and risk bands is placed by rotation instead.
         intelligent = checks.flags.get("intelligent_scheduler")
+        # The workflow's own weights (frozen when it started), not this process's settings.
+        weights = PriorityWeights(*inp.weights) if inp.weights is not None else None
         allocation = await self._deps.scheduler.allocate(
-            ticket, inp.now_ms, intelligent=intelligent
+            ticket, inp.now_ms, intelligent=intelligent, weights=weights
         )
         if (refused := await checks.after(allocation)) is not None:
             if allocation.worker_id:
@@ -184,12 +191,17 @@ class FlowSteps:
     # ---------------------------------------------------------------- C4
 
     async def publish(self, inp: PublishInput) -> None:
-        """Store first (so results can be routed), then the bus; both are idempotent by id."""
+        """Store first (so results can be routed), then the bus; both are idempotent by id.
+
+        A dispatch (the workflow's RUNNING ticket) goes on the bus as PENDING, the only status
+        a worker runs, and is stored as PENDING until the bus confirmed it, then as RUNNING
+        with ``started_at``. Re-publications (a stop notice) go out in their wire form."""
         now = self._deps.clock()
+        dispatched = [r for r in inp.tickets if r.ticket.status is TicketStatus.RUNNING]
         for record in inp.tickets:
-            await self._save_ticket(inp.workflow_id, record, now)
+            await self._save_ticket(inp.workflow_id, record, now, confirmed=False)
         for record in inp.tickets:
-            ticket = record.ticket
+            ticket = _wire(record.ticket)
             topic = self._deps.topics.tickets
             attributes = tracing.decision_attributes(
                 {**ticket.model_dump(include=_TRACED), **ticket.metadata}
@@ -202,8 +214,11 @@ class FlowSteps:
                     headers=trace_headers(ticket.trace_id, ticket.span_id),
                 )
             metrics.TICKETS_PUBLISHED.labels(ticket.status.value).inc()
+        for record in dispatched:
+            await self._save_ticket(inp.workflow_id, record, now)
         await self._telemetry.emit(inp.telemetry, now)
-        await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in inp.tickets])
+        # A stop notice (CANCELLED) is not work under an SLA any more: only dispatches are checked.
+        await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in dispatched])
 
     async def sla_checkpoint(
         self, stage: str, workflow_id: str, tickets: list[ExecutionTicket]
@@ -212,14 +227,22 @@ class FlowSteps:
         if self._deps.sla is not None:
             await self._deps.sla.checkpoint(stage, workflow_id, tickets)
 
-    async def _save_ticket(self, workflow_id: str, record: TicketRecord, now: int) -> None:
-        doc = record.ticket.model_dump(mode="json")
+    async def _save_ticket(
+        self, workflow_id: str, record: TicketRecord, now: int, confirmed: bool = True
+    ) -> None:
+        """``confirmed=False`` for a dispatch not yet on the bus: recorded as still PENDING."""
+        ticket = record.ticket
+        if not confirmed and ticket.status is TicketStatus.RUNNING:
+            ticket = ticket.model_copy(update={"status": TicketStatus.PENDING, "started_at": None})
+        doc = ticket.model_dump(mode="json")
         doc.update(
             workflow_id=workflow_id,
             worker_id=record.ticket.metadata.get("worker_id"),
             history=record.history,
             timestamp=now,
         )
+        if record.report is not None:  # what the worker said: output, metadata, logs
+            doc["result"] = record.report.model_dump(mode="json")
         await self._deps.store.put(Collection.TICKETS, record.ticket.ticket_id, doc)
         log.info("ticket_saved", ticket_id=record.ticket.ticket_id, status=doc["status"])
 
@@ -247,8 +270,10 @@ class FlowSteps:
             inp.started_at_ms,
             inp.finished_at_ms,
             expect_success=inp.status is WorkflowStatus.COMPLETED,
+            timed_out=set(inp.timed_out),
         )
         incident = None
+        incident_doc: dict[str, Any] | None = None
         if inp.status is WorkflowStatus.FAILED or not summary.consistent:
             incident = incident_for(
                 inp.workflow_id,
@@ -258,26 +283,26 @@ class FlowSteps:
                 inp.decision.get("correlation_id"),
                 inp.decision.get("trace_id"),
                 now,
+                inp.step_error,
             )
-            await self._publish_incident(incident)
+            incident_doc = incident_document(incident, [*inp.tickets, *inp.compensations])
+            await self._publish_incident(incident, incident_doc)
         await self._save_result(inp, summary.as_dict(), incident, now)
         _observe(inp, incident, now)
-        return ConsolidateOutput(metrics=summary.as_dict(), incident=incident)
+        return ConsolidateOutput(
+            metrics=summary.as_dict(), incident=incident, incident_doc=incident_doc
+        )
 
-    async def _publish_incident(self, incident: Any) -> None:
+    async def _publish_incident(self, incident: Any, doc: dict[str, Any]) -> None:
         await self._deps.store.put(
             Collection.INCIDENTS,
             incident.incident_id,
-            {
-                **incident.model_dump(mode="json"),
-                "type": incident.incident_type.value,
-                "timestamp": incident.created_at,
-            },
+            {**doc, "type": incident.incident_type.value, "timestamp": incident.created_at},
         )
         log.info("incident_saved", incident_id=incident.incident_id)
         await self._deps.publisher.publish(
             self._deps.topics.incidents,
-            incident.model_dump_json().encode(),
+            json.dumps(doc, separators=(",", ":")).encode(),
             key=incident.workflow_id,
         )
 
@@ -305,6 +330,7 @@ class FlowSteps:
             "issues": [vars(i) for i in inp.issues],
             "approval": inp.approval,
             "guardrails": inp.guardrails,
+            "foreign_results": inp.foreign_results,
             "incident_id": incident.incident_id if incident else None,
             "timestamp": now,
         }
@@ -316,16 +342,19 @@ def _observe(inp: ConsolidateInput, incident: Any, now: int) -> None:
     band = inp.tickets[0].risk_band.value if inp.tickets else "unknown"
     metrics.WORKFLOWS_COMPLETED.labels(inp.status.value, band).inc()
     metrics.WORKFLOW_DURATION.labels(inp.status.value).observe((now - inp.started_at_ms) / 1000)
+    timed_out = set(inp.timed_out)
     for ticket in inp.tickets:
         metrics.TICKETS_COMPLETED.labels(ticket.status.value).inc()
         if ticket.retry_count:
             metrics.TICKET_RETRIES.labels(ticket.risk_band.value).inc(ticket.retry_count)
-        if sla_violated(ticket):
+        if sla_violated(ticket, timed_out):
             metrics.SLA_VIOLATIONS.labels(ticket.risk_band.value).inc()
     for comp in inp.compensations:
         metrics.COMPENSATIONS.labels(comp.status.value).inc()
     if incident is not None:
         metrics.INCIDENTS.labels(incident.incident_type.value).inc()
+    for foreign in inp.foreign_results:
+        metrics.FOREIGN_RESULTS.labels(foreign.get("status", "")).inc()
 
 
 def _view(
@@ -348,6 +377,14 @@ def _view(
         allocation.priority_score,
         metadata,
     )
+
+
+def _wire(ticket: ExecutionTicket) -> ExecutionTicket:
+    """What goes on the bus: a dispatch as PENDING (not started yet, as far as the worker
+    knows); anything else in the wire enum (CANCELLED is FAILED with "cancelled")."""
+    if ticket.status is TicketStatus.RUNNING:
+        return ticket.model_copy(update={"status": TicketStatus.PENDING, "started_at": None})
+    return ticket.on_wire()
 
 
 def _views(issues: list[Issue]) -> list[IssueView]:

@@ -111,7 +111,7 @@ class Operations:
 
     async def cancel(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
         """Request cancellation with the operator's reason; the ledger keeps who and why."""
-        view = await self._gateway.cancel(workflow_id, reason)
+        view = await self._gateway.cancel(workflow_id, reason, by)
         await record_cancel_request(self._store, workflow_id, by, reason, self._clock())
         log.info("workflow_cancel_requested", workflow_id=workflow_id, by=by, reason=reason)
         return asdict(view)

@@ -95,19 +95,26 @@ class IntelligentScheduler:
         self._clock = clock
 
     async def allocate(
-        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+        self,
+        ticket: ExecutionTicket,
+        now_ms: int,
+        *,
+        intelligent: bool | None = None,
+        weights: PriorityWeights | None = None,
     ) -> Allocation:
         started = self._clock()
         smart = self._config.intelligent and intelligent is not False
-        allocation = await self._allocate(ticket, now_ms, smart)
+        allocation = await self._allocate(ticket, now_ms, smart, weights or self._config.weights)
         m.ALLOCATION_DURATION.observe(self._clock() - started)
         m.ALLOCATIONS.labels(allocation.method).inc()
         m.PRIORITY_SCORE.observe(allocation.priority_score)
         return allocation
 
-    async def _allocate(self, ticket: ExecutionTicket, now_ms: int, smart: bool) -> Allocation:
+    async def _allocate(
+        self, ticket: ExecutionTicket, now_ms: int, smart: bool, weights: PriorityWeights
+    ) -> Allocation:
         consumed = deadline_consumed(ticket.created_at, ticket.sla.deadline, now_ms)
-        priority = priority_score(ticket.risk_band, ticket.qos, consumed, self._config.weights)
+        priority = priority_score(ticket.risk_band, ticket.qos, consumed, weights)
         reserved = await self._cache.get(f"reservation:{ticket.ticket_id}")
         if reserved is not None:  # a retried C3: keep the first answer and its capacity
             return Allocation(ticket.ticket_id, reserved.decode(), "reserved", priority)

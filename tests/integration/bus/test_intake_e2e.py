@@ -208,9 +208,10 @@ async def test_results_reach_their_workflow_and_unknown_tickets_are_dead_lettere
     async with asyncio.timeout(60):
         while (await flow_rig.gateway.view(decision_id)).status is not WorkflowStatus.COMPLETED:
             for ticket in flow_rig.tickets_published():
-                if ticket.status is TicketStatus.RUNNING and ticket.ticket_id not in answered:
+                if ticket.status is TicketStatus.PENDING and ticket.ticket_id not in answered:
                     answered.add(ticket.ticket_id)
-                    body = dict(template, ticket_id=ticket.ticket_id)
+                    agent = ticket.metadata.get("worker_id", template["agent_id"])
+                    body = dict(template, ticket_id=ticket.ticket_id, agent_id=agent)
                     await bus.publish(rig.topics.results, json.dumps(body).encode())
             await results.run_once(timeout_ms=100)
     assert len(answered) == 2

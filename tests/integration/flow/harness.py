@@ -60,30 +60,34 @@ class FlowRig:
         scheduler: Scheduler | None = None,
         policy: Callable[[Store], Any] | None = None,
         store: Any = None,
+        bus: RecordingPublisher | None = None,
+        unexpected_max_attempts: int = 5,
     ) -> None:
         self.client = client
         self.task_queue = f"flow-test-{uuid.uuid4().hex[:8]}"
         self.store = store if store is not None else MemoryStoreFake()
-        self.bus = RecordingPublisher()
+        self.bus = bus if bus is not None else RecordingPublisher()
         self.scheduler: Scheduler = scheduler or CapabilityScheduler(
             workers={k: set(v) for k, v in WORKERS.items()}
         )
         validator = policy(self.store) if policy else None  # built over this rig's store
         steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms, policy=validator))
-        self.worker: Worker = build_worker(client, self.task_queue, FlowActivities(steps))
+        activities = FlowActivities(steps, unexpected_max_attempts=unexpected_max_attempts)
+        self.worker: Worker = build_worker(client, self.task_queue, activities)
         self.gateway = FlowGateway(
             client, self.task_queue, self.store, lambda: options, now_ms, self.scheduler
         )
         self.behaviour = behaviour
         self.log = AgentLog()
         self.agent_delay_s = 0.01
+        self.failure_text = "simulated failure"  # error_message of a failed attempt
         self._tasks: set[asyncio.Task[None]] = set()
         self.bus.on("execution.tickets", self._agent)
 
     async def _agent(self, record: Any) -> None:
         ticket = ExecutionTicket.model_validate_json(record.value)
         self.log.seen.append(ticket)
-        if ticket.status is not TicketStatus.RUNNING:
+        if ticket.status is not TicketStatus.PENDING:
             return
         self.log.started.setdefault(ticket.ticket_id, []).append(now_ms())
         outcome = self.behaviour(ticket)
@@ -101,7 +105,7 @@ class FlowRig:
             ticket_id=ticket.ticket_id,
             status=ResultStatus.COMPLETED if ok else ResultStatus.FAILED,
             result=ExecutionResultPayload(success=ok, output={"by": "agent"}),
-            error_message=None if ok else "simulated failure",
+            error_message=None if ok else self.failure_text,
             actual_duration_ms=5,
             agent_id=ticket.metadata.get("worker_id", "agent"),
             timestamp=now_ms(),

@@ -49,7 +49,7 @@ async def test_same_decision_twice_is_one_workflow(rig_factory: RigFactory) -> N
     assert view.status is WorkflowStatus.COMPLETED
     third = await rig.submit(doc, unique=False)
     assert (third.disposition, third.status) == ("existing", "COMPLETED")
-    ids = [t.ticket_id for t in rig.tickets_published() if t.status is TicketStatus.RUNNING]
+    ids = [t.ticket_id for t in rig.tickets_published() if t.status is TicketStatus.PENDING]
     assert len(ids) == len(set(ids)) == 3
 
 
@@ -140,3 +140,30 @@ async def test_large_plan_completes(rig_factory: RigFactory) -> None:
     view = await rig.finished_view(submission.workflow_id)
     assert view.status is WorkflowStatus.COMPLETED
     assert len(view.tickets) == 100
+
+
+async def test_a_dispatch_is_pending_to_the_outside_until_the_bus_confirmed_it(
+    rig_factory: RigFactory,
+) -> None:
+    rig = await rig_factory()
+    during: list[tuple[str, str, object]] = []
+
+    async def while_publishing(record: object) -> None:
+        # the bus has the record but has not returned yet: the workflow's query and the
+        # store must still say PENDING, with no started_at
+        ticket_id = str(getattr(record, "key", ""))
+        view = await rig.gateway.view(workflow_id[0])
+        mine = next(t for t in view.tickets if t.ticket_id == ticket_id)
+        stored = rig.store.data[Collection.TICKETS][ticket_id]
+        during.append((mine.status, stored["status"], mine.started_at))
+
+    workflow_id: list[str] = []
+    rig.bus.on("execution.tickets", while_publishing)
+    doc = decision_doc("low-risk-lowercase-types")
+    doc["decision_id"] = f"{doc['decision_id']}-{uuid.uuid4().hex[:8]}"
+    workflow_id.append(str(doc["decision_id"]))
+    submission = await rig.submit(doc, unique=False)
+    view = await rig.finished_view(submission.workflow_id)
+    assert view.status is WorkflowStatus.COMPLETED
+    assert during and all(d == ("PENDING", "PENDING", None) for d in during), during
+    assert all(t.started_at is not None for t in view.tickets)

@@ -75,7 +75,7 @@ async def test_refused_allocation_is_never_dispatched(
         submission = await rig.submit(decision_bytes("critical-security-3-task"))
         view = await rig.finished_view(submission.workflow_id)
     assert view.status is WorkflowStatus.FAILED
-    assert [t for t in rig.tickets_published() if t.status is TicketStatus.RUNNING] == []
+    assert [t for t in rig.tickets_published() if t.status is TicketStatus.PENDING] == []
     refused = next(t for t in view.tickets if t.status == "FAILED")
     ops = Operations(rig.gateway, rig.store, now_ms)
     detail = await ops.ticket(refused.ticket_id)

@@ -18,6 +18,8 @@ pytestmark = pytest.mark.integration
 OPS = Path(__file__).resolve().parents[3] / "ops"
 RULES = OPS / "prometheus" / "sla-alerts.yml"
 RULE_TESTS = OPS / "prometheus" / "sla-alerts.test.yml"
+FLOW_RULES = OPS / "prometheus" / "flow-alerts.yml"
+FLOW_RULE_TESTS = OPS / "prometheus" / "flow-alerts.test.yml"
 ALERTMANAGER = OPS / "alertmanager" / "alertmanager.yml"
 
 
@@ -44,6 +46,22 @@ def test_promtool_check_rules() -> None:
 
 def test_promtool_unit_tests_of_the_alert_rules() -> None:
     run(tool("promtool", "prometheus"), "test", "rules", str(RULE_TESTS))
+
+
+def test_promtool_check_flow_rules() -> None:
+    out = run(tool("promtool", "prometheus"), "check", "rules", str(FLOW_RULES))
+    assert "SUCCESS: 2 rules found" in out
+
+
+def test_promtool_unit_tests_of_the_stuck_step_alert() -> None:
+    run(tool("promtool", "prometheus"), "test", "rules", str(FLOW_RULE_TESTS))
+
+
+def test_stuck_step_alert_pages() -> None:
+    amtool = tool("amtool", "prometheus-alertmanager")
+    labels = ("severity=critical", "alertname=OrchestrationStepStuck")
+    out = run(amtool, "config", "routes", "test", f"--config.file={ALERTMANAGER}", *labels)
+    assert out.strip() == "pagerduty-critical"
 
 
 def test_every_required_alert_is_defined() -> None:

@@ -7,7 +7,13 @@ from aiokafka import errors as kafka_errors
 
 from orchestrator_dynamic.adapters.bus.kafka import KafkaBus, KafkaSecurity
 from orchestrator_dynamic.adapters.bus.kafka_errors import translate
-from orchestrator_dynamic.domain.errors import BusUnavailable, MalformedMessage, Unauthorized
+from orchestrator_dynamic.domain.errors import (
+    BusUnavailable,
+    Handling,
+    MalformedMessage,
+    Unauthorized,
+    handling,
+)
 
 
 @pytest.mark.parametrize(
@@ -26,9 +32,22 @@ def test_outages_are_retryable_bus_unavailable(exc: BaseException) -> None:
     assert "publish to t" in str(error) and type(exc).__name__ in str(error)
 
 
-def test_authorisation_refusals_are_unauthorized() -> None:
-    error = translate(kafka_errors.TopicAuthorizationFailedError(), "publish to t")
+@pytest.mark.parametrize(
+    "exc",
+    [
+        kafka_errors.TopicAuthorizationFailedError(),
+        kafka_errors.GroupAuthorizationFailedError(),
+        kafka_errors.ClusterAuthorizationFailedError(),
+        kafka_errors.TransactionalIdAuthorizationFailed(),
+        kafka_errors.SaslAuthenticationFailed(),
+        kafka_errors.AuthenticationFailedError(),
+        kafka_errors.UnsupportedSaslMechanismError(),
+    ],
+)
+def test_authorisation_and_authentication_refusals_are_unauthorized(exc: BaseException) -> None:
+    error = translate(exc, "publish to t")
     assert isinstance(error, Unauthorized) and "publish to t" in str(error)
+    assert handling(error) is Handling.FAIL  # never retried as if the broker were away
 
 
 def test_a_record_the_broker_never_takes_names_the_field() -> None:

@@ -112,12 +112,13 @@ def test_valid_fixtures_yield_one_ticket_per_task_in_dependency_order(
         seen.add(ticket.ticket_id)
 
 
-def test_lowercase_types_normalised_and_missing_estimate_uses_default_timeout() -> None:
+def test_lowercase_types_normalised_and_missing_estimate_counts_as_sixty_seconds() -> None:
     planned = plan_document(decision_bytes("low-risk-lowercase-types"), NOW)
     first, second = planned.tickets
     assert (first.task_type.value, second.task_type.value) == ("BUILD", "TEST")
     assert second.estimated_duration_ms is None
-    assert second.sla.timeout_ms == 60_000
+    # as the specification: no estimate counts as 60,000 ms -> max(60,000, 60,000 x 3.0)
+    assert second.sla.timeout_ms == 180_000
     assert second.sla.max_retries == 1
 
 

@@ -175,10 +175,15 @@ def test_compensation_in_reverse_topological_order() -> None:
     assert state.tickets[ids["t4-canary"]].status is TicketStatus.FAILED
 
 
-def test_cancel_fails_pending_and_returns_running() -> None:
+def test_cancel_marks_every_unfinished_ticket_cancelled_and_returns_running() -> None:
     state, ids = five_task_state()
     run_ready(state, T0)
     stopped = state.cancel(T0 + 1, "cancelled by operator")
     assert [t.ticket_id for t in stopped] == [ids["t1-build"]]
     assert state.finished()
-    assert all(t.status is TicketStatus.FAILED for t in state.tickets.values())
+    # nothing failed: the running one and the four never started are all CANCELLED
+    assert all(t.status is TicketStatus.CANCELLED for t in state.tickets.values())
+    assert state.count(TicketStatus.FAILED) == 0
+    assert stopped[0].completed_at == T0 + 1
+    never_started = state.tickets[ids["t5-verify"]]
+    assert never_started.started_at is None and never_started.completed_at is None

@@ -29,7 +29,7 @@ POLICY = rules.SlaPolicy()
 
 @pytest.mark.parametrize(
     ("estimate", "expected"),
-    [(None, 60_000), (1_000, 60_000), (20_000, 60_000), (20_001, 60_003), (120_000, 360_000)],
+    [(None, 180_000), (1_000, 60_000), (20_000, 60_000), (20_001, 60_003), (120_000, 360_000)],
 )
 def test_timeout_is_max_of_minimum_and_buffered_estimate(
     estimate: int | None, expected: int
@@ -40,7 +40,7 @@ def test_timeout_is_max_of_minimum_and_buffered_estimate(
 def test_custom_sla_policy_changes_timeouts() -> None:
     policy = rules.SlaPolicy(min_timeout_ms=10_000, buffer_multiplier=2.0, default_timeout_ms=5_000)
     assert rules.timeout_ms(8_000, policy) == 16_000
-    assert rules.timeout_ms(None, policy) == 5_000
+    assert rules.timeout_ms(None, policy) == 120_000  # 60,000 ms assumed x 2.0
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
 from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation
-from orchestrator_dynamic.domain.scoring import WorkerProfile
+from orchestrator_dynamic.domain.scoring import PriorityWeights, WorkerProfile
 from orchestrator_dynamic.flow.payloads import POLICY_REFUSED, AllocateInput
 from orchestrator_dynamic.services.flow_steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.policy import PolicyConfig, PolicyValidator
@@ -31,7 +31,12 @@ class ExplainingScheduler(CapabilityScheduler):
     security_level: str = "INTERNAL"
 
     async def allocate(
-        self, ticket: ExecutionTicket, now_ms: int, *, intelligent: bool | None = None
+        self,
+        ticket: ExecutionTicket,
+        now_ms: int,
+        *,
+        intelligent: bool | None = None,
+        weights: PriorityWeights | None = None,
     ) -> Allocation:
         chosen = await super().allocate(ticket, now_ms)
         candidate = {

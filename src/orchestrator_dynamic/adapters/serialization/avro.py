@@ -20,6 +20,11 @@ from typing import Any
 import fastavro
 
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage
+from orchestrator_dynamic.domain.model import (
+    WIRE_CANCELLED_ERROR,
+    WIRE_CANCELLED_STATUS,
+    TicketStatus,
+)
 
 MAGIC = 0
 HEADER = struct.Struct(">bI")
@@ -149,8 +154,19 @@ def resolution(name: str, writer_text: str) -> tuple[Any, Any]:
     return fastavro.parse_schema(writer), fastavro.parse_schema(reader)
 
 
+def _wire_ticket(record: dict[str, Any]) -> dict[str, Any]:
+    """Our CANCELLED is not a symbol of the platform's TicketStatus enum: it goes out as FAILED
+    with ``error_message: cancelled``."""
+    if record.get("status") != TicketStatus.CANCELLED.value:
+        return record
+    status, error = WIRE_CANCELLED_STATUS.value, WIRE_CANCELLED_ERROR
+    return {**record, "status": status, "error_message": error}
+
+
 def encode_avro(name: str, record: dict[str, Any]) -> bytes:
     out = io.BytesIO()
+    if name == "ExecutionTicket":
+        record = _wire_ticket(record)
     try:
         fastavro.schemaless_writer(out, parsed(name), record)
     except (ValueError, TypeError, KeyError) as exc:

@@ -38,6 +38,12 @@ class WorkflowPublic(BaseModel):
     guardrails: list[str] = []
     metrics: dict[str, Any] = {}
     reason: str = ""
+    waiting: dict[str, Any] | None = Field(
+        default=None,
+        description='While the current step retries after a dependency outage: {"message": '
+        '"waiting for <dependency> since <time>", "activity", "dependency", "error_type", '
+        '"reason", "since_ms", "attempt"}',
+    )
 
 
 class WorkflowSummary(BaseModel):
