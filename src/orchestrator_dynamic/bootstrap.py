@@ -83,7 +83,9 @@ def topics(settings: Settings) -> Topics:
         tickets=settings.kafka_tickets_topic,
         telemetry=settings.kafka_telemetry_topic,
         incidents=settings.kafka_incidents_topic,
-        allocation_outcomes=settings.kafka_allocation_outcomes_topic,
+        allocation_outcomes=settings.kafka_allocation_outcomes_topic
+        if settings.ml_allocation_outcomes_enabled
+        else "",
     )
 
 
@@ -120,8 +122,9 @@ async def open_runtime(
         except (RPCError, RuntimeError, OSError) as exc:  # the SDK's errors, as the domain's
             raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
         sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
+        ml = wiring.build_ml_predictor(settings)
         steps = FlowSteps(
-            FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor)
+            FlowDeps(bus, store, scheduler, now_ms, topics(settings), policy, sla_monitor, ml)
         )
         gateway = FlowGateway(
             client,
@@ -182,6 +185,7 @@ async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
         "telemetry-flusher": lambda: _flush_forever(runtime.steps),
         "sla-monitor": runtime.sla_monitor.run_forever,
         "active-workflows": lambda: _count_active_forever(runtime.gateway),
+        **wiring.ml_loops(settings, runtime.store, runtime.steps, now_ms),
     }
 
 

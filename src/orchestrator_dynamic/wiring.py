@@ -150,6 +150,7 @@ def policy_config(settings: Settings) -> PolicyConfig:
         max_cpu=settings.opa_max_cpu,
         max_memory=settings.opa_max_memory,
         max_concurrent_tickets=settings.opa_max_concurrent_tickets,
+        ml_accuracy_threshold=settings.ml_accuracy_threshold,
     )
 
 
@@ -272,3 +273,44 @@ def open_model_registry(settings: Settings) -> Any:
         return MlflowRegistry(uri, settings.mlflow_experiment_name)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return MlflowRegistry.embedded(settings.data_dir, settings.mlflow_experiment_name)
+
+
+def build_ml_predictor(settings: Settings) -> Any:
+    """The C3 predictor when ML_PREDICTIONS_ENABLED (scikit-learn loads only then)."""
+    if not settings.ml_predictions_enabled:
+        return None
+    from orchestrator_dynamic.services.ml.predictor import MLPredictor
+
+    return MLPredictor(
+        open_model_registry(settings),
+        settings.ml_model_cache_ttl_seconds,
+        settings.ml_drift_window,
+    )
+
+
+def ml_loops(
+    settings: Settings, store: Any, steps: Any, clock_ms: Callable[[], int]
+) -> dict[str, Any]:
+    """The periodic training loop, beside the other background loops, when ML is on."""
+    predictor = steps.ml_predictor
+    if predictor is None:
+        return {}
+    from orchestrator_dynamic.services.ml.loop import TrainingLoop
+    from orchestrator_dynamic.services.ml.training import TrainingConfig
+
+    loop = TrainingLoop(
+        store,
+        predictor.registry,
+        predictor,
+        TrainingConfig(
+            min_samples=settings.ml_min_training_samples,
+            contamination=settings.ml_anomaly_contamination,
+            error_threshold=settings.ml_duration_error_threshold,
+            precision_threshold=settings.ml_anomaly_precision_threshold,
+        ),
+        settings.ml_training_window_days,
+        settings.ml_training_interval_hours * 3600,
+        clock_ms,
+        stats_ttl_s=settings.ml_feature_cache_ttl_seconds,
+    )
+    return {"ml-training": loop.run_forever}

@@ -61,15 +61,28 @@ class MLPredictor:
         self._refreshing: asyncio.Task[None] | None = None
         self._history: HistoryStats | None = None
         self._live: deque[tuple[float, float]] = deque(maxlen=live_window)  # (|error|, actual)
+        # A finished ticket may be reported more than once (replays, later frames): count once.
+        self._seen: deque[str] = deque(maxlen=10 * live_window)
+        self._local_metrics: dict[str, float] = {}
 
     # ---------------------------------------------------------------- models
+
+    @property
+    def registry(self) -> ModelRegistry | None:
+        return self._registry
 
     @property
     def loaded(self) -> Loaded:
         return self._loaded
 
-    def use(self, duration: DurationModel | None, anomaly: AnomalyModel | None) -> None:
+    def use(
+        self,
+        duration: DurationModel | None,
+        anomaly: AnomalyModel | None,
+        metrics: dict[str, float] | None = None,
+    ) -> None:
         """Models trained in this process (no registry round trip needed)."""
+        self._local_metrics = dict(metrics or {})
         self._loaded = Loaded(
             duration, anomaly, self._loaded.duration_version, self._loaded.anomaly_version
         )
@@ -202,6 +215,9 @@ class MLPredictor:
     def observe_completed(self, ticket: ExecutionTicket) -> float | None:
         """Feed one finished ticket back: the prediction error, the allocation quality and the
         live MAE%. Returns the error (actual - predicted) when the ticket carried a prediction."""
+        if ticket.ticket_id in self._seen:
+            return None
+        self._seen.append(ticket.ticket_id)
         error = prediction_error_ms(ticket)
         success = ticket.status is TicketStatus.COMPLETED
         if error is None or ticket.actual_duration_ms is None:
@@ -216,6 +232,15 @@ class MLPredictor:
             self._live.append((abs(error), actual))
             m.MODEL_ACCURACY.labels(DURATION_MODEL, "live_mae_pct").set(self.live_mae_pct or 0.0)
         return error
+
+    def model_accuracy(self) -> float | None:
+        """1 - MAE%/100 of the duration model in use (None with no model)."""
+        loaded = self._loaded
+        if loaded.duration is None:
+            return None
+        metrics = loaded.duration_version.metrics if loaded.duration_version else {}
+        mae_pct = metrics.get("mae_pct", self._local_metrics.get("mae_pct"))
+        return None if mae_pct is None else round(max(0.0, 1 - mae_pct / 100), 4)
 
     @property
     def live_mae_pct(self) -> float | None:
