@@ -31,9 +31,9 @@ from orchestrator_dynamic.domain.ml import (
     finished_duration,
 )
 from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.services.ml.fast_trees import FastIsolation, FastRegressor
 
 FORMAT = 1
-TASK_TYPE_COLUMN = FEATURES.index("task_type_encoded")
 ANOMALY_FEATURES = (
     "risk_weight",
     "qos_score",
@@ -70,18 +70,26 @@ class DurationModel:
     ) -> DurationModel:
         usable = [t for t in tickets if finished_duration(t) is not None]
         target = np.log([float(finished_duration(t) or 1) for t in usable])
+        # The task type as its code, not a categorical feature: the trees split it as well
+        # here, and plain numeric splits are what FastRegressor evaluates.
         regressor = HistGradientBoostingRegressor(
-            max_iter=max_iter,
-            learning_rate=0.06,
-            categorical_features=[TASK_TYPE_COLUMN],
-            random_state=0,
+            max_iter=max_iter, learning_rate=0.06, random_state=0
         )
         regressor.fit(matrix(usable, stats), target)
         return cls(stats, regressor)
 
     def predict_matrix(self, x: np.ndarray) -> np.ndarray:
-        out: np.ndarray = np.exp(self.regressor.predict(x))
+        out: np.ndarray = np.exp(self._fast().predict(x))
         return out
+
+    def _fast(self) -> FastRegressor:
+        fast: FastRegressor | None = self.__dict__.get("_fast_regressor")
+        if fast is None:
+            fast = self.__dict__["_fast_regressor"] = FastRegressor(self.regressor)
+        return fast
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_fast")}
 
     def predict(self, tickets: Sequence[ExecutionTicket]) -> list[float]:
         return [float(v) for v in self.predict_matrix(matrix(tickets, self.stats))]
@@ -122,7 +130,7 @@ class AnomalyModel:
 
     def verdicts(self, tickets: Sequence[ExecutionTicket]) -> list[AnomalyVerdict]:
         x = _anomaly_view(matrix(tickets, self.stats))
-        raw = -self.forest.score_samples(x)  # higher = easier to isolate
+        raw = -self._fast().score_samples(x)  # higher = easier to isolate
         cut = -float(self.forest.offset_)
         out = []
         for ticket, row, score in zip(tickets, x, raw, strict=True):
@@ -153,6 +161,15 @@ class AnomalyModel:
             else:
                 out.append(AnomalyVerdict(anomaly_score=min(normalised, 0.4999)))
         return out
+
+    def _fast(self) -> FastIsolation:
+        fast: FastIsolation | None = self.__dict__.get("_fast_forest")
+        if fast is None:
+            fast = self.__dict__["_fast_forest"] = FastIsolation(self.forest)
+        return fast
+
+    def __getstate__(self) -> dict[str, object]:
+        return {k: v for k, v in self.__dict__.items() if not k.startswith("_fast")}
 
     def _explain(self, row: np.ndarray) -> tuple[str, str]:
         """The kind named by the feature farthest from history's centre."""
