@@ -76,7 +76,7 @@ class TrainingLoop:
             m.TRAINING_RUNS.labels("skipped").inc()
             log.info("ml_training_skipped", reason=str(exc))
             return started
-        except (OrchestratorError, ValueError, ArithmeticError) as exc:
+        except Exception as exc:  # a failed run is counted and alerted; the loop goes on
             m.TRAINING_RUNS.labels("failed").inc()
             log.warning("ml_training_failed", reason=str(exc), error_type=type(exc).__name__)
             return started
