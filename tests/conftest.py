@@ -69,11 +69,14 @@ async def temporal_env() -> Any:
     """One real Temporal dev server for the whole session (in memory, random port)."""
     from temporalio.testing import WorkflowEnvironment
 
+    from orchestrator_dynamic.flow import search_attributes
     from orchestrator_dynamic.flow.worker import DATA_CONVERTER
 
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli(),
         data_converter=DATA_CONVERTER,
+        # As the embedded server registers them (and every namespace created at launch gets them).
+        search_attributes=search_attributes.KEYS,
         dev_server_extra_args=[
             "--dynamic-config-value",
             "history.transferProcessorMaxPollRPS=1000",

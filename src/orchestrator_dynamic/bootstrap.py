@@ -20,6 +20,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 
 from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
 from orchestrator_dynamic.domain.ports import MessageBus, Scheduler, Store, WorkerRegistry
+from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
 from orchestrator_dynamic.flow.worker import connect
@@ -121,6 +122,8 @@ async def open_runtime(
             client = await connect_temporal(target, temporal_conf.namespace)
         except (RPCError, RuntimeError, OSError) as exc:  # the SDK's errors, as the domain's
             raise EngineUnavailable("temporal", f"{target}: {exc}") from exc
+        # The embedded server has them from its start; a cluster gets them here if we may.
+        searchable = await search_attributes.ensure_registered(client, temporal_conf.namespace)
         sla_monitor = await wiring.open_sla_monitor(settings, store, bus, cache, now_ms, stack)
         ml = wiring.build_ml_predictor(settings)
         steps = FlowSteps(
@@ -133,6 +136,7 @@ async def open_runtime(
             lambda: flow_options(settings),
             now_ms,
             scheduler,
+            searchable,
         )
         operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
         readiness = wiring.readiness(settings, gateway, bus, store, cache, registry, policy)

@@ -168,3 +168,42 @@ def test_plan_follows_the_alias_table_and_the_capability_allow_list(tmp_path: Pa
     assert listed.exit_code == 2
     messages = " ".join(e["message"] for e in json.loads(listed.stdout)["errors"])
     assert 'capability "write"' in messages and 'capability "read"' in messages
+
+
+def test_hash_mismatch_is_a_warning_or_a_refusal_as_the_service_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    code, doc = plan_json("hash-mismatch")
+    assert code == 0 and doc["valid"] is True
+    assert [w["code"] for w in doc["warnings"]] == ["decision.hash_mismatch"]
+    table = runner.invoke(app, ["plan", str(DECISIONS / "hash-mismatch.json")])
+    assert table.exit_code == 0 and "decision.hash_mismatch" in table.stderr
+    code, doc = plan_json("approve-5-task-dag")
+    assert doc["warnings"] == []
+    monkeypatch.setenv("DECISION_HASH_VERIFY", "true")
+    code, doc = plan_json("hash-mismatch")
+    assert code == 2 and [e["code"] for e in doc["errors"]] == ["decision.hash_mismatch"]
+
+
+def test_the_same_issue_is_reported_once() -> None:
+    """The decision and its plan both carry valid_until: one finding naming both fields."""
+    code, doc = plan_json("invalid-expired-plan")
+    assert code == 2
+    assert [e["code"] for e in doc["errors"]] == ["plan.expired"]
+    assert doc["errors"][0]["path"] == "valid_until, cognitive_plan.valid_until"
+
+
+def test_policy_warnings_are_shown_once_each() -> None:
+    """The plan check and every ticket check see the same ticket; each warning shows once."""
+    code, doc = plan_json("critical-security-3-task")
+    assert code == 0
+    messages = [w["message"] for w in doc["warnings"]]
+    assert messages and len(messages) == len(set(messages))
+    assert all(w["code"].startswith("policy.") for w in doc["warnings"])
+
+
+def test_bad_settings_are_one_message_not_a_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("API_PORT", "nope")
+    result = runner.invoke(app, ["plan", str(DECISIONS / "approve-5-task-dag.json")])
+    assert result.exit_code == 2 and "API_PORT" in result.stderr
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -75,3 +75,12 @@ def test_plan_follows_the_configured_limits(tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(path), "--json"], env=env)
     assert result.exit_code == 0, result.stdout
     assert json.loads(result.stdout)["valid"] is True
+
+
+def test_policy_eval_of_an_unknown_package_is_an_error_not_a_denial(tmp_path: Path) -> None:
+    path = tmp_path / "input.json"
+    path.write_text("{}")
+    result = runner.invoke(app, ["policy", "eval", "no_such_policy", "--input", str(path)])
+    assert result.exit_code == 1
+    assert "no_such_policy" in result.stderr and result.stderr.count("\n") == 1
+    assert result.stdout == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,10 @@ from tests.e2e.service import Service
 
 pytestmark = pytest.mark.e2e
 DECISIONS = Path(__file__).parent.parent / "fixtures" / "decisions"
-EXPLAIN_KEYS = {"ticket_id", "worker_id", "allocation_method", "priority_score", "candidates"}
+EXPLAIN_KEYS = {
+    "ticket_id", "worker_id", "allocation_method", "priority_score", "candidates", "filtered_out"
+}  # fmt: skip
+FLEET = {f"demo-agent-{i}" for i in range(1, 5)}
 CANDIDATE_KEYS = {
     "worker_id", "capabilities", "health", "eligible", "reason", "agent_score", "worker_score"
 }  # fmt: skip
@@ -42,8 +46,39 @@ def test_explain_says_why_each_ticket_went_where(service: Service) -> None:
         assert rows[0]["worker_id"] == doc["worker_id"] and rows[0]["eligible"]
         for c in rows:
             assert c["eligible"] == (c["reason"] is None)
-    table = service.cli("explain", run["tickets"][0]["ticket_id"])
+        # Every worker of the fleet is either a candidate or filtered out with a reason.
+        dropped = {w["worker_id"]: w["reason"] for w in doc["filtered_out"]}
+        assert {c["worker_id"] for c in rows} | set(dropped) >= FLEET
+        assert all(dropped.values())
+    ticket = run["tickets"][0]  # t1-build needs code_generation: demo agents 2 and 3 lack it
+    code, doc = service.cli_json("explain", ticket["ticket_id"])
+    assert {w["worker_id"]: w["reason"] for w in doc["filtered_out"]} == {
+        "demo-agent-2": "missing capabilities: code_generation",
+        "demo-agent-3": "missing capabilities: code_generation",
+    }
+    table = service.cli("explain", ticket["ticket_id"])
     assert table.returncode == 0 and "Candidates, best first" in table.stdout
+    assert "Filtered out" in table.stdout and "missing capabilities" in table.stdout
+
+
+def test_explain_of_an_unplaceable_ticket_says_why_no_worker_took_it(
+    service: Service, tmp_path: Path
+) -> None:
+    doc = json.loads((DECISIONS / "low-risk-lowercase-types.json").read_text())
+    doc["decision_id"] = "dec-nowhere"
+    plan = json.loads(doc["cognitive_plan"])
+    for task in plan["tasks"]:
+        task["parameters"] = {"namespace": "nowhere"}
+    doc["cognitive_plan"] = json.dumps(plan)
+    path = tmp_path / "nowhere.json"
+    path.write_text(json.dumps(doc))
+    # Whatever becomes of an unassigned ticket, its allocation is recorded by then.
+    _, view = service.cli_json("submit", str(path), "--wait", "--timeout", "20")
+    code, explained = service.cli_json("explain", view["tickets"][0]["ticket_id"])
+    assert code == 0 and explained["worker_id"] is None and explained["candidates"] == []
+    dropped = {w["worker_id"]: w["reason"] for w in explained["filtered_out"]}
+    assert set(dropped) == FLEET
+    assert dropped["demo-agent-1"] == "namespace 'default' is not 'nowhere'"
 
 
 def test_explain_of_an_unknown_ticket_fails_clearly(service: Service) -> None:

@@ -36,6 +36,7 @@ import structlog
 
 from orchestrator_dynamic.adapters.local_ports import ensure_free
 from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
+from orchestrator_dynamic.flow.search_attributes import dev_server_args
 
 log = structlog.get_logger(__name__)
 
@@ -184,6 +185,8 @@ class TemporalDevServer:
             "warn",
             "--ui-disable-news-fetch",
             *TUNING,
+            # Registered at every start (idempotent), so a workflow is findable by its plan.
+            *dev_server_args(),
         ]
         if self.namespace != "default":
             cmd += ["--namespace", self.namespace]

@@ -13,6 +13,8 @@ class ApiError(Exception):
     def __init__(self, status: int, title: str, detail: str, errors: list[dict[str, Any]]) -> None:
         super().__init__(f"{title}: {detail}" if detail and detail != title else title)
         self.status = status
+        self.title = title
+        self.detail = detail
         self.errors = errors
 
 
@@ -33,7 +35,11 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise ApiError(0, "API unreachable", f"{self._http.base_url}: {exc}", []) from exc
         if response.is_success:
-            return response.json()
+            try:
+                return response.json()
+            except ValueError as exc:  # something else listens there (a proxy page, ...)
+                detail = f"{response.url} did not answer with JSON"
+                raise ApiError(0, "not the orchestrator API", detail, []) from exc
         try:
             body = response.json()
         except ValueError:

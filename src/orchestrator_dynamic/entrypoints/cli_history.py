@@ -5,17 +5,29 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable, Coroutine
 from contextlib import AsyncExitStack
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import structlog
 import typer
 
 from orchestrator_dynamic.domain.errors import DependencyDown
+from orchestrator_dynamic.domain.model import RiskBand, TaskType, TicketStatus
 from orchestrator_dynamic.entrypoints.api_client import ApiError
 from orchestrator_dynamic.entrypoints.cli_ops import ApiUrl, AsJson, Token, client, fail
-from orchestrator_dynamic.entrypoints.console import console, err_console, print_json, table
+from orchestrator_dynamic.entrypoints.console import (
+    choice,
+    console,
+    die,
+    err_console,
+    print_json,
+    settings_or_exit,
+    table,
+)
+from orchestrator_dynamic.flow.payloads import WorkflowStatus
 
+T = TypeVar("T")
 history_app = typer.Typer(help="History from the audit store (through the API).")
 store_app = typer.Typer(help="Retention and the fail-open spool of the audit store.")
 
@@ -42,10 +54,13 @@ def _logs_to_stderr() -> None:
 def _show(
     kind: str, path: str, as_json: bool, api_url: str | None, token: str | None, **params: Any
 ) -> None:
+    api = client(api_url, token)
     try:
-        rows: list[dict[str, Any]] = client(api_url, token).get(path, **params)
+        rows: list[dict[str, Any]] = api.get(path, **params)
     except ApiError as exc:
         raise fail(exc) from exc
+    finally:
+        api.close()
     if as_json:
         print_json(rows)
         return
@@ -57,7 +72,9 @@ def _show(
 
 @history_app.command("workflows")
 def workflows_command(
-    status: Annotated[str | None, typer.Option(help="COMPLETED, FAILED, ...")] = None,
+    status: Annotated[
+        str | None, typer.Option(help="Any case: " + ", ".join(WorkflowStatus))
+    ] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -73,7 +90,7 @@ def workflows_command(
         as_json,
         api_url,
         token,
-        status=status,
+        status=choice(status, WorkflowStatus, "--status"),
         since=since,
         until=until,
         limit=limit,
@@ -107,7 +124,7 @@ def sla_command(
 
 @history_app.command("incidents")
 def incidents_command(
-    severity: Annotated[str | None, typer.Option(help="CRITICAL, HIGH, ...")] = None,
+    severity: Annotated[str | None, typer.Option(help="Any case: " + ", ".join(RiskBand))] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -123,7 +140,7 @@ def incidents_command(
         as_json,
         api_url,
         token,
-        severity=severity,
+        severity=choice(severity, RiskBand, "--severity"),
         since=since,
         until=until,
         limit=limit,
@@ -154,8 +171,8 @@ def validations_command(
 
 @history_app.command("tickets")
 def tickets_command(
-    task_type: Annotated[str | None, typer.Option(help="BUILD, TEST, DEPLOY, ...")] = None,
-    status: Annotated[str | None, typer.Option(help="COMPLETED, FAILED, ...")] = None,
+    task_type: Annotated[str | None, typer.Option(help="Any case: " + ", ".join(TaskType))] = None,
+    status: Annotated[str | None, typer.Option(help="Any case: " + ", ".join(TicketStatus))] = None,
     since: Since = None,
     until: Until = None,
     limit: Limit = 50,
@@ -171,8 +188,8 @@ def tickets_command(
         as_json,
         api_url,
         token,
-        task_type=task_type,
-        status=status,
+        task_type=choice(task_type, TaskType, "--task-type"),
+        status=choice(status, TicketStatus, "--status"),
         since=since,
         until=until,
         limit=limit,
@@ -190,27 +207,36 @@ def purge_command(
 ) -> None:
     """Delete records older than each collection's retention, on the configured store."""
     from orchestrator_dynamic.services.retention import check_retention
-    from orchestrator_dynamic.settings import SettingsError, load_settings
 
     _logs_to_stderr()
+    settings = settings_or_exit()
     try:
-        settings = load_settings()
         retention = check_retention(json.loads(days)) if days else settings.store_retention_days
-    except (SettingsError, ValueError) as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+    except ValueError as exc:
+        die(f"--days: {exc}", 2)
     if not retention:
         err_console.print("no retention configured (STORE_RETENTION_DAYS or --days): nothing to do")
         return
-    try:
-        purged = asyncio.run(_purge(settings, retention))
-    except DependencyDown as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+    purged = _on_store(lambda: _purge(settings, retention))
     if as_json:
         print_json(purged)
         return
     console.print(table("purged", ["collection", "records"], sorted(purged.items())))
+
+
+def _on_store(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run one store command: a store that cannot be reached or opened is one line, exit 1;
+    a STORE_URL this build cannot use is a configuration error, exit 2."""
+    from orchestrator_dynamic.wiring import UnsupportedBackend
+
+    try:
+        return asyncio.run(work())
+    except DependencyDown as exc:
+        die(str(exc), 1)
+    except OSError as exc:  # DATA_DIR (store file, spool) not writable
+        die(f"{exc} (check DATA_DIR)", 1)
+    except UnsupportedBackend as exc:
+        die(str(exc), 2)
 
 
 async def _purge(settings: Any, retention: dict[str, float]) -> dict[str, int]:
@@ -231,14 +257,9 @@ def spool_command(
     as_json: AsJson = False,
 ) -> None:
     """Writes waiting in the local spool (and set aside as refused); --drain replays them now."""
-    from orchestrator_dynamic.settings import load_settings
-
     _logs_to_stderr()
-    try:
-        doc = asyncio.run(_spool(load_settings(), drain))
-    except DependencyDown as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(1) from exc
+    settings = settings_or_exit()
+    doc = _on_store(lambda: _spool(settings, drain))
     if as_json:
         print_json(doc)
     else:

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.decode import hash_matches
+from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused, PolicyUnavailable
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision
-from orchestrator_dynamic.entrypoints.cli_policy import policy_issues
-from orchestrator_dynamic.entrypoints.console import console, print_issues, print_json, table
+from orchestrator_dynamic.entrypoints.cli_policy import policy_issues, unique
+from orchestrator_dynamic.entrypoints.console import (
+    console,
+    print_issues,
+    print_json,
+    settings_or_exit,
+    table,
+)
 from orchestrator_dynamic.services.planning import PlannedDecision, PlanningConfig, plan_document
-from orchestrator_dynamic.settings import load_settings
 
 EXIT_REFUSED = 2
 EXIT_UNREADABLE = 1
+HASH_MISMATCH = {"code": "decision.hash_mismatch", "path": "hash"}
+HASH_MESSAGE = "integrity hash does not match"
+HASH_WARNING = HASH_MESSAGE + " (runs with a warning; DECISION_HASH_VERIFY=true refuses it)"
 
 
 def plan_command(
@@ -29,7 +38,7 @@ def plan_command(
     except OSError as exc:
         issue = {"code": "file.unreadable", "message": str(exc), "path": str(file)}
         _fail(as_json, [issue], EXIT_UNREADABLE)
-    settings = load_settings()
+    settings = settings_or_exit()
     config = PlanningConfig(
         settings.sla_policy(), settings.priority_weights(), settings.task_types()
     )
@@ -46,9 +55,20 @@ def plan_command(
         )
     except PlanRefused as exc:
         _fail(as_json, [i.as_dict() for i in exc.issues], EXIT_REFUSED)
-    if violations := policy_issues(planned, now, settings):
-        _fail(as_json, violations, EXIT_REFUSED)
-    _show(planned, as_json)
+    warnings: list[dict[str, str]] = []
+    if not hash_matches(planned.decision):
+        # As the service does on submit: refused under DECISION_HASH_VERIFY, else run with a warning.
+        if settings.decision_hash_verify:
+            _fail(as_json, [dict(HASH_MISMATCH, message=HASH_MESSAGE)], EXIT_REFUSED)
+        warnings.append(dict(HASH_MISMATCH, message=HASH_WARNING))
+    try:
+        violations, policy_warnings = policy_issues(planned, now, settings)
+    except PolicyUnavailable as exc:  # the policies themselves cannot be read (OPA_POLICY_DIR)
+        issue = {"code": "policy.unavailable", "message": exc.reason, "path": "OPA_POLICY_DIR"}
+        _fail(as_json, [issue], EXIT_UNREADABLE)
+    if violations:
+        _fail(as_json, violations, EXIT_REFUSED, warnings + policy_warnings)
+    _show(planned, as_json, warnings + policy_warnings)
 
 
 def disposition(planned: PlannedDecision) -> str:
@@ -64,10 +84,11 @@ def disposition(planned: PlannedDecision) -> str:
     return "run"
 
 
-def _show(planned: PlannedDecision, as_json: bool) -> None:
+def _show(planned: PlannedDecision, as_json: bool, warnings: list[dict[str, str]]) -> None:
     tickets = [t.model_dump(mode="json") for t in planned.tickets]
     if as_json:
-        doc: dict[str, Any] = {"valid": True, "errors": [], "tickets": tickets}
+        doc: dict[str, Any] = {"valid": True, "errors": [], "warnings": warnings}
+        doc["tickets"] = tickets
         doc["disposition"] = disposition(planned)
         print_json(doc)
         return
@@ -79,6 +100,8 @@ def _show(planned: PlannedDecision, as_json: bool) -> None:
         f"disposition {disposition(planned)}"
     )
     console.print(table(title, columns, rows))
+    if warnings:
+        print_issues(warnings, "Warnings")
 
 
 def _row(t: ExecutionTicket, names: dict[str, str]) -> list[str]:
@@ -94,9 +117,18 @@ def _row(t: ExecutionTicket, names: dict[str, str]) -> list[str]:
     ]
 
 
-def _fail(as_json: bool, errors: list[dict[str, str]], code: int) -> Any:
+def _fail(
+    as_json: bool,
+    errors: list[dict[str, str]],
+    code: int,
+    warnings: list[dict[str, str]] | None = None,
+) -> NoReturn:
+    # The domain checks the decision's and its plan's copy of a field alike: one line each.
+    errors, warnings = unique(errors), warnings or []
     if as_json:
-        print_json({"valid": False, "errors": errors, "tickets": []})
+        print_json({"valid": False, "errors": errors, "warnings": warnings, "tickets": []})
     else:
         print_issues(errors, "Refused" if code == EXIT_REFUSED else "Unreadable")
+        if warnings:
+            print_issues(warnings, "Warnings")
     raise typer.Exit(code)

@@ -13,10 +13,16 @@ import typer
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
 from orchestrator_dynamic.adapters.policy.rego_tests import run_rego_tests
 from orchestrator_dynamic.domain.errors import PolicyUnavailable
-from orchestrator_dynamic.entrypoints.console import console, err_console, print_json, table
+from orchestrator_dynamic.entrypoints.console import (
+    console,
+    die,
+    print_json,
+    settings_or_exit,
+    table,
+)
 from orchestrator_dynamic.services.planning import PlannedDecision
 from orchestrator_dynamic.services.policy import PREFIX, PlanContext, Verdict
-from orchestrator_dynamic.settings import Settings, load_settings
+from orchestrator_dynamic.settings import Settings
 
 policy_app = typer.Typer(help="Rego policies: run their tests, evaluate one decision.")
 
@@ -31,12 +37,11 @@ def test_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Run every `test_*` rule of every package; exit 1 when one fails."""
-    folder = directory or load_settings().opa_policy_dir
+    folder = directory or settings_or_exit().opa_policy_dir
     try:
         results = run_rego_tests(folder)
     except PolicyUnavailable as exc:
-        err_console.print(f"[red]{exc.reason}[/red]")
-        raise typer.Exit(2) from exc
+        die(exc.reason, 2)
     failed = [r for r in results if not r.passed]
     if as_json:
         print_json({"passed": len(results) - len(failed), "failed": [vars(r) for r in failed]})
@@ -53,22 +58,22 @@ def eval_command(
     input_file: Annotated[Path, typer.Option("--input", help="The input document (JSON).")],
     directory: DirOption = None,
 ) -> None:
-    """Evaluate one package's decision for one input; prints the decision as JSON."""
+    """Evaluate one package's decision for one input; prints the decision as JSON.
+    Exit 0 allowed, 2 denied, 1 when there is no decision (unknown package, unreadable input
+    or policies)."""
     try:
         doc = json.loads(input_file.read_text("utf-8"))
     except (OSError, ValueError) as exc:
-        err_console.print(f"[red]--input {input_file}: {exc}[/red]")
-        raise typer.Exit(1) from exc
+        die(f"--input {input_file}: {exc}", 1)
     if not isinstance(doc, dict):
-        err_console.print("[red]--input: the input document must be a JSON object[/red]")
-        raise typer.Exit(1)
+        die("--input: the input document must be a JSON object", 1)
     name = package if "/" in package else PREFIX + package
+    folder = directory or settings_or_exit().opa_policy_dir
     try:
-        engine = EmbeddedPolicyEngine(directory or load_settings().opa_policy_dir)
+        engine = EmbeddedPolicyEngine(folder)
         decision = asyncio.run(engine.evaluate(name, doc))
-    except PolicyUnavailable as exc:
-        err_console.print(f"[red]{exc.reason}[/red]")
-        raise typer.Exit(2) from exc
+    except PolicyUnavailable as exc:  # no decision at all: an error, not a denial
+        die(exc.reason, 1)
     print_json(
         {
             "allow": decision.allow,
@@ -82,22 +87,22 @@ def eval_command(
 
 def policy_issues(
     planned: PlannedDecision, now_ms: int, settings: Settings
-) -> list[dict[str, str]]:
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     """Every policy that applies before dispatch (C1 on the plan, C3 on each ticket), as the
-    dry run's errors. A plan that waits for approval is checked as if approved: the workflow
-    never reaches C3 without that approval."""
+    dry run's errors and warnings. A plan that waits for approval is checked as if approved:
+    the workflow never reaches C3 without that approval."""
     return asyncio.run(_policy_issues(planned, now_ms, settings))
 
 
 async def _policy_issues(
     planned: PlannedDecision, now_ms: int, settings: Settings
-) -> list[dict[str, str]]:
+) -> tuple[list[dict[str, str]], list[dict[str, str]]]:
     from orchestrator_dynamic.wiring import open_policy
 
     async with AsyncExitStack() as stack:
         validator = await open_policy(settings, None, stack)
         if validator is None:
-            return []
+            return [], []
         verdicts: list[Verdict] = [
             await validator.validate_plan(planned.plan, planned.tickets, now_ms)
         ]
@@ -105,11 +110,31 @@ async def _policy_issues(
         context = PlanContext.of(planned.plan, approved)
         for ticket in planned.tickets:
             verdicts.append(await validator.validate_ticket(ticket, now_ms, context))
-    return _unique([i.as_dict() for v in verdicts for i in v.issues()])
+    # The plan check and each ticket's check see the same ticket: one line per finding.
+    issues = [i.as_dict() for v in verdicts for i in v.issues()]
+    return unique(issues), unique([w for v in verdicts for w in _warnings(v)])
 
 
-def _unique(issues: list[dict[str, str]]) -> list[dict[str, str]]:
-    seen: dict[str, dict[str, str]] = {}
+def _warnings(verdict: Verdict) -> list[dict[str, str]]:
+    out = []
+    for package, decision in verdict.decisions:
+        name = package.rsplit("/", 1)[-1]  # as violations name their policy
+        out += [
+            {"code": f"policy.{name}.warning", "message": w, "path": name}
+            for w in decision.warnings
+        ]
+    return out
+
+
+def unique(issues: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Issues with the same code and message once, naming every field it was found at."""
+    seen: dict[tuple[str, str], dict[str, str]] = {}
     for issue in issues:
-        seen.setdefault(json.dumps(issue, sort_keys=True), issue)
+        key = (issue.get("code", ""), issue.get("message", ""))
+        if key not in seen:
+            seen[key] = dict(issue)
+        elif path := issue.get("path"):
+            known = seen[key].get("path", "")
+            if path not in known.split(", "):
+                seen[key]["path"] = f"{known}, {path}" if known else path
     return list(seen.values())

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 
+from orchestrator_dynamic.domain.model import SecurityLevel
+from orchestrator_dynamic.domain.scoring import Health, WorkerProfile, ineligibility
 from orchestrator_dynamic.entrypoints.api_client import ApiError
 from orchestrator_dynamic.entrypoints.cli_ops import ApiUrl, AsJson, Token, client, fail
 from orchestrator_dynamic.entrypoints.console import console, print_json, table
+
+FLEET_LIMIT = 500  # the API's page limit
+NOT_OFFERED = (
+    "not offered by the registry (beyond SERVICE_REGISTRY_MAX_RESULTS, or registered later)"
+)
 
 CANDIDATE_FIELDS = (
     "worker_id",
@@ -21,21 +29,60 @@ CANDIDATE_FIELDS = (
 )
 
 
-def explain_doc(ticket_id: str, detail: dict[str, Any]) -> dict[str, Any]:
+def explain_doc(
+    ticket_id: str, detail: dict[str, Any], fleet: list[dict[str, Any]]
+) -> dict[str, Any]:
     """The public shape of `explain --json`, whatever else the API adds."""
     allocation = detail.get("allocation") or {}
     ticket = detail.get("ticket") or {}
     metadata = ticket.get("metadata") or {}
     score = allocation.get("priority_score", metadata.get("priority_score"))
+    candidates = [{k: c.get(k) for k in CANDIDATE_FIELDS} for c in allocation.get("candidates", [])]
     return {
         "ticket_id": ticket_id,
         "worker_id": allocation.get("worker_id", ticket.get("worker_id")),
         "allocation_method": allocation.get("allocation_method", metadata.get("allocation_method")),
         "priority_score": float(score) if score is not None else None,
-        "candidates": [
-            {k: c.get(k) for k in CANDIDATE_FIELDS} for c in allocation.get("candidates", [])
-        ],
+        "candidates": candidates,
+        "filtered_out": filtered_out(ticket, candidates, fleet) if allocation else [],
     }
+
+
+def filtered_out(
+    ticket: dict[str, Any], candidates: list[dict[str, Any]], fleet: list[dict[str, Any]]
+) -> list[dict[str, str]]:
+    """Every worker that could not take the ticket, and why. The scheduler recorded the
+    candidates the registry offered with their reasons at allocation time ("scheduler"); the
+    registry never offers a worker lacking a capability, the namespace or the security level,
+    so those are found in the fleet by the scheduler's own rule ("registry")."""
+    out = [
+        {"worker_id": str(c["worker_id"]), "reason": str(c["reason"]), "by": "scheduler"}
+        for c in candidates
+        if not c.get("eligible")
+    ]
+    offered = {c["worker_id"] for c in candidates}
+    need = frozenset(ticket.get("required_capabilities") or [])
+    level = SecurityLevel(ticket.get("security_level") or SecurityLevel.INTERNAL)
+    params, metadata = ticket.get("parameters") or {}, ticket.get("metadata") or {}
+    # The same namespace the scheduler asks for (services/scheduling.py ticket_namespace).
+    namespace = metadata.get("namespace") or params.get("namespace") or None
+    for worker in sorted(fleet, key=lambda w: str(w.get("worker_id"))):
+        if worker.get("worker_id") in offered:
+            continue
+        # Health and load are the registry's no concern: only the static properties count here.
+        profile = replace(_profile(worker), health=Health.HEALTHY, active_tasks=0)
+        reason = ineligibility(profile, need, level, namespace) or NOT_OFFERED
+        out.append({"worker_id": profile.worker_id, "reason": reason, "by": "registry"})
+    return out
+
+
+def _profile(worker: dict[str, Any]) -> WorkerProfile:
+    return WorkerProfile(
+        worker_id=str(worker["worker_id"]),
+        capabilities=frozenset(worker.get("capabilities") or []),
+        namespace=str(worker.get("namespace") or "default"),
+        security_level=SecurityLevel(worker.get("security_level") or SecurityLevel.INTERNAL),
+    )
 
 
 def explain_command(
@@ -44,7 +91,9 @@ def explain_command(
     """Why a ticket went to its worker: every candidate, its scores, and why others were not."""
     api = client(api_url, token)
     try:
-        doc = explain_doc(ticket_id, api.get(f"/tickets/{ticket_id}"))
+        detail = api.get(f"/tickets/{ticket_id}")
+        fleet = api.get("/workers", limit=FLEET_LIMIT) if detail.get("allocation") else []
+        doc = explain_doc(ticket_id, detail, fleet)
     except ApiError as exc:
         raise fail(exc) from exc
     finally:
@@ -54,22 +103,28 @@ def explain_command(
         return
     console.print(
         f"{doc['ticket_id']} -> {doc['worker_id'] or 'no worker'} "
-        f"({doc['allocation_method']}, priority {doc['priority_score']})"
+        f"({doc['allocation_method']}, priority {doc['priority_score']})",
+        markup=False,
     )
     rows = [
         (
             c["worker_id"],
-            ", ".join(c["capabilities"] or []),
+            c["capabilities"],
             c["health"],
-            "yes" if c["eligible"] else "no",
-            c["reason"] or "",
             c["agent_score"],
             c["worker_score"],
         )
         for c in doc["candidates"]
+        if c["eligible"]
     ]
-    columns = ["worker", "capabilities", "health", "eligible", "reason", "agent", "score"]
-    console.print(table("Candidates, best first", columns, rows))
+    if rows:
+        columns = ["worker", "capabilities", "health", "agent", "score"]
+        console.print(table("Candidates, best first", columns, rows))
+    else:
+        console.print("No eligible candidate.")
+    if doc["filtered_out"]:
+        dropped = [(w["worker_id"], w["reason"], w["by"]) for w in doc["filtered_out"]]
+        console.print(table("Filtered out", ["worker", "reason", "by"], dropped))
 
 
 def workers_command(
@@ -98,7 +153,7 @@ def workers_command(
             w["worker_id"],
             w["health"],
             f"{w['active_tasks']}/{w['max_concurrent_tasks']}",
-            ", ".join(w["capabilities"]),
+            w["capabilities"],
             w["namespace"],
             w["security_level"],
             w["telemetry"]["success_rate"],

@@ -32,6 +32,7 @@ from orchestrator_dynamic.domain.model import (
     FinalDecision,
 )
 from orchestrator_dynamic.domain.ports import Collection, Scheduler, Store
+from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.payloads import (
     WORKFLOW_NAME,
     ApprovalSignal,
@@ -79,6 +80,7 @@ class FlowGateway:
         options: Callable[[], FlowOptions],
         clock: Callable[[], int],
         scheduler: Scheduler | None = None,
+        searchable: bool = True,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
@@ -86,6 +88,9 @@ class FlowGateway:
         self._options = options
         self._clock = clock
         self._scheduler = scheduler
+        # Whether starts carry the search attributes: off when startup found them unregistered
+        # and could not add them, or once the engine refused a start for them.
+        self._searchable = searchable
 
     # ------------------------------------------------------------ decisions
 
@@ -101,15 +106,16 @@ class FlowGateway:
         known = await self._store.get(Collection.DECISIONS, decision.decision_id)
         if known is None or known.get("disposition") == "dead-lettered":
             await self._record(decision, "started", "")
-        disposition = await self._start(decision)
+        disposition = await self._start(decision, plan)
         metrics.WORKFLOWS_STARTED.labels(disposition).inc()
         if disposition == "started":
             return Submission(decision.decision_id, disposition, WorkflowStatus.VALIDATING.value)
         status = await self.status_of(decision.decision_id)
         return Submission(decision.decision_id, disposition, status)
 
-    async def _start(self, decision: ConsolidatedDecision) -> str:
+    async def _start(self, decision: ConsolidatedDecision, plan: CognitivePlan | None) -> str:
         doc = decision.model_dump(mode="json")
+        attributes = search_attributes.for_decision(decision, plan) if self._searchable else None
         try:
             await self._client.start_workflow(
                 WORKFLOW_NAME,
@@ -121,10 +127,17 @@ class FlowGateway:
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 memo={STATUS_MEMO: WorkflowStatus.VALIDATING.value},
+                search_attributes=attributes,
             )
         except WorkflowAlreadyStartedError:
             return "existing"  # never run the same decision twice
         except RPCError as exc:
+            if attributes is not None and search_attributes.is_unregistered(exc):
+                # A cluster without our attributes still runs every decision: said once.
+                if self._searchable:
+                    self._searchable = False
+                    log.warning("search_attributes_unregistered", reason=exc.message)
+                return await self._start(decision, plan)
             if exc.status is RPCStatusCode.INVALID_ARGUMENT and _SIZE_REFUSAL in str(exc).lower():
                 await self._refuse_size(decision, str(exc))
             raise EngineUnavailable("temporal", str(exc)) from exc

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator_dynamic.domain.ports import Collection
+from orchestrator_dynamic.flow import search_attributes
 from orchestrator_dynamic.flow.payloads import FlowOptions, FlowResult, WorkflowStatus
 from orchestrator_dynamic.flow.worker import DATA_CONVERTER
 from tests.conftest import decision_bytes
@@ -40,6 +41,8 @@ async def skipping_env() -> AsyncIterator[Any]:
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=time_skipping_server(), data_converter=DATA_CONVERTER
     )
+    # As at our startup. Without them this server refuses a start half-way (it keeps the id).
+    await search_attributes.ensure_registered(env.client, env.client.namespace)
     yield env
     await env.shutdown()
 

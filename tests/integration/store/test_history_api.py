@@ -48,7 +48,8 @@ async def seed(store: Store) -> None:
         doc = {"workflow_id": f"w{i}", "status": status, "timestamp": T0 + i * DAY_MS}
         doc["sla_status"] = {"compliant": compliant, "violations_count": 0 if compliant else 2}
         await store.put(Collection.WORKFLOW_RESULTS, f"w{i}", doc)
-    await store.put(Collection.INCIDENTS, "i1", {"severity": "HIGH", "timestamp": T0})
+    # Spelled as domain/consolidation.py writes it.
+    await store.put(Collection.INCIDENTS, "i1", {"severity": "high", "timestamp": T0})
     await store.put(Collection.VALIDATION_AUDIT, "w0:c1", {"plan_id": "p1", "timestamp": T0})
     for i, kind in enumerate(["BUILD", "TEST", "BUILD"]):
         ticket = {"ticket_id": f"t{i}", "task_type": kind, "status": "COMPLETED"}
@@ -71,8 +72,8 @@ async def test_history_routes_answer_from_the_store(
     window = await get(http, "/workflows", since="2026-01-01T12:00:00Z", until="2026-01-03T00:00Z")
     assert [w["workflow_id"] for w in window] == ["w1"]
     assert [w["workflow_id"] for w in await get(http, "/sla-violations")] == ["w1"]
-    assert len(await get(http, "/incidents", severity="HIGH")) == 1
-    assert await get(http, "/incidents", severity="LOW") == []
+    assert len(await get(http, "/incidents", severity="high")) == 1
+    assert await get(http, "/incidents", severity="low") == []
     assert [v["plan_id"] for v in await get(http, "/validations/p1")] == ["p1"]
     builds = await get(http, "/tickets", task_type="BUILD", limit=1)
     assert [t["ticket_id"] for t in builds] == ["t2"]
@@ -174,7 +175,7 @@ def live_api() -> Iterator[str]:
     [
         (["workflows", "--status", "FAILED"], ["w1"]),
         (["sla-violations"], ["w1"]),
-        (["incidents", "--severity", "HIGH"], ["HIGH"]),
+        (["incidents", "--severity", "HIGH"], ["high"]),  # any case from the CLI
         (["validations", "p1"], ["p1"]),
         (["tickets", "--task-type", "BUILD", "--since", "2026-01-02T00:00:00Z"], ["t2"]),
     ],
