@@ -81,3 +81,15 @@ def test_too_little_history_is_refused(fresh: Path) -> None:
     result = runner.invoke(app, ["ml", "train", "--history", str(few)])
     assert result.exit_code == 2
     assert "not enough history" in result.output and "ML_MIN_TRAINING_SAMPLES" in result.output
+
+
+def test_the_commands_leave_logging_as_they_found_it(fresh: Path) -> None:
+    """A command run by a test runner must not keep the runner's (soon closed) streams: later
+    log lines anywhere in the process would fail with "I/O operation on closed file"."""
+    import structlog
+
+    before = structlog.get_config()
+    result = runner.invoke(app, ["ml", "status", "--json"])
+    assert result.exit_code == 0, result.output
+    assert structlog.get_config() == before
+    structlog.get_logger("after").warning("still_writable")

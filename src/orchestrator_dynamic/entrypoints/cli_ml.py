@@ -5,11 +5,16 @@ scikit-learn and MLflow load only when an `ml` command runs, never for the other
 from __future__ import annotations
 
 import asyncio
+import functools
+import logging
+import sys
 import time
-from contextlib import AsyncExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec
 
+import structlog
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -22,16 +27,38 @@ from orchestrator_dynamic.settings import Settings, SettingsError, load_settings
 if TYPE_CHECKING:
     from orchestrator_dynamic.services.ml.training import TrainingConfig
 
+P = ParamSpec("P")
 ml_app = typer.Typer(help="ML models: train, predict offline, show the production versions.")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 STEPS = ("statistics", "anomaly detector", "duration predictor", "evaluation", "registry")
 
 
-def _settings() -> Settings:
-    from orchestrator_dynamic.observability.logging import configure_logging
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """While a command runs, only warnings are logged, on stderr: the commands print tables or
+    JSON on stdout. The previous configuration comes back afterwards (nothing keeps a stream
+    that the caller may close, as a test runner does)."""
+    previous = structlog.get_config()
+    structlog.configure(
+        wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+    )
+    try:
+        yield
+    finally:
+        structlog.configure(**previous)
 
-    # The commands print tables or JSON; the service's INFO lines would get in the way.
-    configure_logging("WARNING")
+
+def _quietly(command: Callable[P, None]) -> Callable[P, None]:
+    @functools.wraps(command)  # typer reads the options from the wrapped signature
+    def run(*args: P.args, **kwargs: P.kwargs) -> None:
+        with _quiet():
+            command(*args, **kwargs)
+
+    return run
+
+
+def _settings() -> Settings:
     try:
         return load_settings()
     except SettingsError as exc:
@@ -73,6 +100,7 @@ async def _from_store(settings: Settings) -> History:
 
 
 @ml_app.command("train")
+@_quietly
 def train_command(
     history: Annotated[
         Path | None,
@@ -149,6 +177,7 @@ def _print_report(doc: dict[str, Any]) -> None:
 
 
 @ml_app.command("predict")
+@_quietly
 def predict_command(
     input_file: Annotated[Path, typer.Option("--input", help="JSONL of tickets to predict.")],
     as_json: JsonOption = False,
@@ -192,6 +221,7 @@ def predict_command(
 
 
 @ml_app.command("status")
+@_quietly
 def status_command(as_json: JsonOption = False) -> None:
     """Production versions, their held-out metrics and age; the live error of a running service."""
     from orchestrator_dynamic import wiring
