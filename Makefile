@@ -4,8 +4,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
-# Debian packages the integration tests start for real (each test session starts its own servers).
-DEBIAN_TEST_PACKAGES := postgresql redis-server prometheus prometheus-alertmanager
+# Debian packages the integration tests start for real (each test session starts its own servers);
+# chromium and its driver run the web console's browser tests (nothing downloads a browser).
+DEBIAN_TEST_PACKAGES := postgresql redis-server prometheus prometheus-alertmanager chromium chromium-driver
 
 .PHONY: install run test test-unit lint bench system-deps clean
 

@@ -116,6 +116,8 @@ async def open_runtime(
         registry = await wiring.open_registry(settings, cache, stack)
         scheduler = wiring.build_scheduler(settings, registry, cache)
         policy = await wiring.open_policy(settings, store, stack)
+        if policy is not None:  # a package answering another contract stops the start here
+            await policy.check_at_start(settings.opa_fail_open)
         temporal_conf = settings.temporal
         target = temporal_target or f"{temporal_conf.host}:{temporal_conf.port}"
         try:

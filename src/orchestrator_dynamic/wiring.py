@@ -260,6 +260,9 @@ def readiness(
     ]
     if policy is not None and hasattr(policy, "ping"):
         checks.append(Check("policy_engine", policy.ping, required=not settings.opa_fail_open))
+        checks.append(
+            Check("policy_contract", policy.check_contract, required=not settings.opa_fail_open)
+        )
     return Readiness(checks)
 
 

@@ -1,11 +1,13 @@
 """An OPA stand-in: no OPA server can run on this machine, so this small HTTP server speaks
 OPA's REST Data API (``POST /v1/data/<path>`` with ``{"input": ...}`` -> ``{"result": ...}``,
-``{}`` when undefined; ``GET /health``) and evaluates the repository's Rego policies with the
-same regorus engine the embedded adapter uses. Knobs let tests make it slow or fail."""
+``{}`` when undefined; a package's path answers the whole package document, as OPA does;
+``GET /health``) and evaluates the Rego policies of a directory (the repository's, or a test's)
+with the same regorus engine the embedded adapter uses. Knobs let tests make it slow or fail."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
@@ -34,7 +36,9 @@ class OpaStandIn:
 
     def __init__(self, policy_dir: Path) -> None:
         self.policy_dir = policy_dir
+        self._initial_dir = policy_dir
         self._engine: regorus.Engine | None = None
+        self._pending: Path | None = None
         self.mode = "ok"
         self.delay_s = 1.0
         self.requests = 0
@@ -56,6 +60,13 @@ class OpaStandIn:
 
     def reset(self) -> None:
         self.mode, self.delay_s, self.requests = "ok", 1.0, 0
+        if self._pending is not None or self.policy_dir != self._initial_dir:
+            self.load(self._initial_dir)
+
+    def load(self, policy_dir: Path) -> None:
+        """Serve another policy directory from the next query on, as OPA does once a new
+        bundle is activated (the old engine is dropped on the server's thread)."""
+        self._pending = policy_dir
 
     def start(self) -> None:
         self._thread.start()
@@ -81,11 +92,26 @@ class OpaStandIn:
         body: dict[str, Any] = await request.json()
         rule = "data." + request.path_params["path"].strip("/").replace("/", ".")
         # A regorus engine may only be used by the thread that made it: the server's thread.
+        if self._pending is not None:
+            self.policy_dir, self._pending, self._engine = self._pending, None, None
         if self._engine is None:
             self._engine = compile_policies(self.policy_dir)
         self._engine.set_input(body.get("input", {}))
         try:
             raw = self._engine.eval_rule_as_json(rule)
         except RuntimeError:
-            return JSONResponse({})  # OPA answers an undefined document with no "result"
+            return self._document(rule)
         return Response(f'{{"result": {raw}}}', media_type="application/json")
+
+    def _document(self, path: str) -> Response:
+        """Not a rule: a package (or any document) is answered whole, as OPA's Data API
+        does; nothing there is undefined, which OPA answers with no "result"."""
+        assert self._engine is not None
+        try:
+            answer = json.loads(self._engine.eval_query_as_json(path))
+        except RuntimeError:
+            return JSONResponse({})
+        found = answer.get("result") or []
+        if not found:
+            return JSONResponse({})
+        return JSONResponse({"result": found[0]["expressions"][0]["value"]})

@@ -95,6 +95,22 @@ class PolicyUnavailable(DependencyDown):
     pass
 
 
+class PolicyContractMismatch(PolicyUnavailable):
+    """The policy engine answers, but a package we query does not answer with our contract
+    (a ``decision`` with a boolean ``allow``): every ticket would be refused. ``reason`` names
+    each such package and what it answered; ``setting`` is what to change."""
+
+    def __init__(self, reason: str, setting: str) -> None:
+        super().__init__("policy", reason, {"setting": setting})
+
+    @property
+    def setting(self) -> str:
+        return self.details["setting"]
+
+    def __str__(self) -> str:
+        return f"policy contract mismatch: {self.reason} (set {self.setting})"
+
+
 class EngineUnavailable(DependencyDown):
     pass
 

@@ -20,6 +20,7 @@ from orchestrator_dynamic.domain.errors import (
     CacheUnavailable,
     DependencyDown,
     EngineUnavailable,
+    PolicyContractMismatch,
     PolicyUnavailable,
     RegistryUnavailable,
     StoreUnavailable,
@@ -217,6 +218,18 @@ def _policy(exc: PolicyUnavailable, settings: Settings) -> StartupError:
     )
 
 
+def _policy_contract(exc: PolicyContractMismatch, settings: Settings) -> StartupError:
+    """Answered, but not with our contract: configuration, not an outage. The reason names
+    every package and what it answered, in full (it is the whole point of the line)."""
+    where = mask(settings.opa_url, settings) or str(settings.opa_policy_dir)
+    return StartupError(
+        f"the policy engine ({where}) does not answer with our policy contract",
+        exc.setting,
+        code=CONFIGURATION,
+        reason=mask(exc.reason, settings),
+    )
+
+
 def _dependency(exc: DependencyDown, settings: Settings) -> StartupError:
     return StartupError(
         f"{exc.dependency} is unreachable",
@@ -235,6 +248,7 @@ _TRANSLATIONS: tuple[tuple[type[BaseException], Callable[[Any, Settings], Startu
     (CacheUnavailable, _cache),
     (EngineUnavailable, _engine),
     (RegistryUnavailable, _registry),
+    (PolicyContractMismatch, _policy_contract),
     (PolicyUnavailable, _policy),
     (DependencyDown, _dependency),
     (Unauthorized, _unauthorized),

@@ -223,6 +223,11 @@ class TicketView:
     compensation_ticket_id: str | None
     deadline: int
     error_message: str | None = None
+    # For the console (absent in older payloads): the DAG's edges, the SLA window's start, labels.
+    dependencies: list[str] = field(default_factory=list)
+    created_at: int | None = None
+    description: str = ""
+    estimated_duration_ms: int | None = None
 
 
 @dataclass
@@ -244,6 +249,10 @@ class WorkflowView:
     # While the current step retries after a dependency outage: {"message": "waiting for bus
     # since …", "activity", "dependency", "error_type", "reason", "since_ms", "attempt"}.
     waiting: dict[str, Any] | None = None
+    # For the console: the plan's risk band, and its outline (tasks, destructive ones) while no
+    # ticket exists yet, so an approver sees the plan before C2 runs.
+    risk_band: str = ""
+    plan: dict[str, Any] | None = None
 
 
 @dataclass

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         TelemetryEventType,
         TicketStatus,
     )
+    from orchestrator_dynamic.domain.plan_outline import plan_outline
     from orchestrator_dynamic.domain.scoring import PriorityWeights
     from orchestrator_dynamic.flow.activities import FlowActivities
     from orchestrator_dynamic.flow.payloads import (
@@ -96,6 +97,7 @@ class FlowCWorkflow:
         self._status = WorkflowStatus.VALIDATING
         self._step = "C1_VALIDATE"
         self._decision: dict[str, Any] = {}
+        self._outline: dict[str, Any] | None = None
         self._inbox: list[ExecutionResult] = []
         self._approval: ApprovalSignal | None = None
         self._plan: ExecutionState | None = None
@@ -145,13 +147,15 @@ class FlowCWorkflow:
 
     @workflow.query
     def view(self) -> WorkflowView:
+        tickets = [_view(t, self._unconfirmed) for t in self._all_tickets()]
+        outline = self._outline
         return WorkflowView(
             workflow_id=workflow.info().workflow_id,
             status=self._status,
             step=self._step,
             decision_id=str(self._decision.get("decision_id", "")),
             plan_id=str(self._decision.get("plan_id", "")),
-            tickets=[_view(t, self._unconfirmed) for t in self._all_tickets()],
+            tickets=tickets,
             incidents=self._incidents,
             issues=self._issues,
             approval=vars(self._approval) if self._approval else None,
@@ -161,6 +165,8 @@ class FlowCWorkflow:
             # Read, never written, here: the activities' record of the current step's retries
             # (flow/retrying.py); a query adds no command, so replay is untouched.
             waiting=_waiting(),
+            risk_band=str((outline or {}).get("risk_band", "")),
+            plan=None if tickets or outline is None else outline,
         )
 
     # ------------------------------------------------------------ run
@@ -171,6 +177,8 @@ class FlowCWorkflow:
         # task that recorded its marker. Histories from before the patch replay without upserts.
         self._status_memo = workflow.patched(STATUS_MEMO_PATCH)
         self._decision = inp.decision
+        # Pure and command-free (replays the same), computed once rather than on every query.
+        self._outline = plan_outline(inp.decision)
         started = self._now()
         self._event(TelemetryEventType.FLOW_C_STARTED)
         try:
@@ -580,4 +588,8 @@ def _view(t: ExecutionTicket, unconfirmed: frozenset[str] | set[str] = frozenset
         compensation_ticket_id=t.compensation_ticket_id,
         deadline=t.sla.deadline,
         error_message=t.error_message,
+        dependencies=list(t.dependencies),
+        created_at=t.created_at,
+        description=t.description,
+        estimated_duration_ms=t.estimated_duration_ms,
     )

@@ -332,6 +332,8 @@ class FlowSteps:
             "intent_id": inp.decision.get("intent_id"),
             "status": inp.status.value,
             "reason": inp.reason,
+            # the console's workflow list shows it without asking the engine (C5 gets no plan)
+            "risk_band": inp.tickets[0].risk_band.value if inp.tickets else None,
             "consolidated_at": now,
             "started_at": inp.started_at_ms,
             "metrics": metrics,

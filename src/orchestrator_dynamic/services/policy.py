@@ -20,8 +20,20 @@ from typing import Any
 
 import structlog
 
-from orchestrator_dynamic.domain.errors import Issue, PolicyUnavailable
-from orchestrator_dynamic.domain.model import CognitivePlan, ExecutionTicket
+from orchestrator_dynamic.domain.errors import Issue, PolicyContractMismatch, PolicyUnavailable
+from orchestrator_dynamic.domain.model import (
+    SLA,
+    CognitivePlan,
+    Consistency,
+    DeliveryMode,
+    Durability,
+    ExecutionTicket,
+    QoS,
+    RiskBand,
+    SecurityLevel,
+    TaskType,
+    TicketPriority,
+)
 from orchestrator_dynamic.domain.ports import (
     Collection,
     PolicyDecision,
@@ -42,6 +54,9 @@ FEATURE_FLAGS = PREFIX + "feature_flags"
 PLAN_PACKAGES = (RESOURCE_LIMITS, SLA_ENFORCEMENT)
 TICKET_PACKAGES = (RESOURCE_LIMITS, SLA_ENFORCEMENT, SECURITY_CONSTRAINTS, FEATURE_FLAGS)
 ALLOCATION_PACKAGES = (SECURITY_CONSTRAINTS,)
+# Every package some stage queries, each once.
+ALL_PACKAGES = tuple(dict.fromkeys(PLAN_PACKAGES + TICKET_PACKAGES + ALLOCATION_PACKAGES))
+PROBE_NOW_MS = 1_700_000_000_000
 
 
 @dataclass(frozen=True)
@@ -155,6 +170,31 @@ class Scope:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def probe_ticket(now_ms: int = PROBE_NOW_MS) -> ExecutionTicket:
+    """A minimal well-formed ticket every package of ours can decide on: the probe of the
+    contract check (its answer's shape matters, not whether it allows)."""
+    return ExecutionTicket(
+        ticket_id="contract-probe",
+        plan_id="contract-probe",
+        intent_id="contract-probe",
+        decision_id="contract-probe",
+        task_id="probe",
+        task_type=TaskType.VALIDATE,
+        description="policy contract probe",
+        priority=TicketPriority.NORMAL,
+        risk_band=RiskBand.LOW,
+        sla=SLA(deadline=now_ms + 3_600_000, timeout_ms=60_000, max_retries=1),
+        qos=QoS(
+            delivery_mode=DeliveryMode.AT_LEAST_ONCE,
+            consistency=Consistency.EVENTUAL,
+            durability=Durability.PERSISTENT,
+        ),
+        security_level=SecurityLevel.INTERNAL,
+        created_at=now_ms,
+        estimated_duration_ms=10_000,
+    )
+
+
 def unavailable(package: str, exc: PolicyUnavailable) -> PolicyDecision:
     """Fail closed: an engine that cannot answer refuses (the OPA adapter fails open itself
     when OPA_FAIL_OPEN says so)."""
@@ -225,6 +265,32 @@ class PolicyValidator:
         ping = getattr(self._engine, "ping", None)
         if ping is not None:
             await ping()
+
+    async def check_contract(self) -> None:
+        """Every package we query answers a probe ticket with our decision document, or
+        PolicyContractMismatch names those that do not (an OPA server holding the platform's
+        older packages under our names would otherwise refuse every ticket). Engines without
+        the check pass."""
+        check = getattr(self._engine, "check_contract", None)
+        if check is None:
+            return
+        probe = probe_ticket()
+        await check(
+            ALL_PACKAGES, self.input_document("ticket", probe.created_at, [probe], PlanContext())
+        )
+
+    async def check_at_start(self, fail_open: bool) -> None:
+        """The contract check when the service starts: a mismatch stops the start unless
+        ``fail_open`` (then one warning); an engine that cannot be asked yet is left to
+        readiness, which repeats the check."""
+        try:
+            await self.check_contract()
+        except PolicyContractMismatch as exc:
+            if not fail_open:
+                raise
+            log.warning("policy_contract_mismatch", reason=str(exc), fail_open=True)
+        except PolicyUnavailable as exc:
+            log.warning("policy_contract_unchecked", reason=exc.reason)
 
     def input_document(
         self,

@@ -1,6 +1,7 @@
 """The OPA adapter's resilience, against the OPA stand-in of tests/servers/opa_standin.py
 (no OPA server can run here; the stand-in speaks OPA's Data API and evaluates the same
-policies with regorus). ``OPA_TEST_URL`` runs one test against a real OPA server."""
+policies with regorus). ``OPA_TEST_URL`` runs one test against a real OPA server, the contract
+check included (the stand-in's are in test_policy_contract.py)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from prometheus_client import REGISTRY
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.policy.breaker import BreakerState, CircuitBreaker
 from orchestrator_dynamic.adapters.policy.opa import OpaConfig, OpaPolicyEngine
-from orchestrator_dynamic.domain.errors import PolicyUnavailable
+from orchestrator_dynamic.domain.errors import PolicyContractMismatch, PolicyUnavailable
 from orchestrator_dynamic.services.policy import RESOURCE_LIMITS, PolicyValidator
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
+from tests.integration.policy.policy_dirs import OLDER_DIR
 from tests.integration.policy.test_engine_contract import doc_of, ticket
 from tests.servers.opa_standin import OpaStandIn
 from tests.unit.policy.helpers import planned
@@ -116,20 +118,42 @@ async def test_ping_reports_a_dead_server() -> None:
 
 @pytest.mark.skipif(not os.environ.get("OPA_TEST_URL"), reason="OPA_TEST_URL not set")
 async def test_real_opa_server() -> None:
-    """Loads the policies into a real OPA server and checks one decision each way."""
+    """Loads the policies into a real OPA server, checks one decision each way and the
+    contract check: ours pass; the platform's older resource_limits in place of ours is named."""
     url = os.environ["OPA_TEST_URL"].rstrip("/")
-    async with httpx.AsyncClient(base_url=url) as client:
-        for path in sorted(DEFAULT_POLICY_DIR.rglob("*.rego")):
-            name = path.relative_to(DEFAULT_POLICY_DIR).as_posix()
-            response = await client.put(f"/v1/policies/{name}", content=path.read_bytes())
-            response.raise_for_status()
+    ours = {
+        path.relative_to(DEFAULT_POLICY_DIR).as_posix(): path.read_bytes()
+        for path in sorted(DEFAULT_POLICY_DIR.rglob("*.rego"))
+    }
     engine = OpaPolicyEngine(OpaConfig(url, cache_ttl_seconds=0), MemoryCache())
-    try:
-        await engine.ping()
-        assert (await engine.evaluate(RESOURCE_LIMITS, doc_of(ticket()))).allow
-        bad = ticket(required_capabilities=["shell"])
-        listed = doc_of(bad, config={"allowed_capabilities": ["code_generation"]})
-        decision = await engine.evaluate(RESOURCE_LIMITS, listed)
-        assert [v.rule for v in decision.violations] == ["capability_not_allowed"]
-    finally:
-        await engine.close()
+    async with httpx.AsyncClient(base_url=url) as client:
+        for name, text in ours.items():
+            (await client.put(f"/v1/policies/{name}", content=text)).raise_for_status()
+        try:
+            await engine.ping()
+            assert (await engine.evaluate(RESOURCE_LIMITS, doc_of(ticket()))).allow
+            bad = ticket(required_capabilities=["shell"])
+            listed = doc_of(bad, config={"allowed_capabilities": ["code_generation"]})
+            decision = await engine.evaluate(RESOURCE_LIMITS, listed)
+            assert [v.rule for v in decision.violations] == ["capability_not_allowed"]
+            await PolicyValidator(engine).check_contract()
+            await _load_older_resource_limits(client)
+            with pytest.raises(PolicyContractMismatch) as caught:
+                await PolicyValidator(engine).check_contract()
+            reason = caught.value.reason
+            assert reason.startswith(f"{RESOURCE_LIMITS}: /decision answered nothing"), reason
+            assert "`result` rule instead" in reason and "sla_enforcement" not in reason, reason
+        finally:
+            for name, text in ours.items():  # ours back, the test module after its package
+                (await client.put(f"/v1/policies/{name}", content=text)).raise_for_status()
+            await engine.close()
+
+
+async def _load_older_resource_limits(client: httpx.AsyncClient) -> None:
+    """Our resource_limits replaced by the older one (our tests of it go first: they refer to
+    its ``decision``)."""
+    tests = "neuralhive/orchestrator/resource_limits_test.rego"
+    (await client.delete(f"/v1/policies/{tests}")).raise_for_status()
+    older = (OLDER_DIR / "resource_limits.rego").read_bytes()
+    name = "neuralhive/orchestrator/resource_limits.rego"
+    (await client.put(f"/v1/policies/{name}", content=older)).raise_for_status()

@@ -10,7 +10,12 @@ from pydantic import SecretStr
 
 from orchestrator_dynamic.adapters.local_ports import PortInUse
 from orchestrator_dynamic.adapters.temporal_dev_server import DataDirInUse
-from orchestrator_dynamic.domain.errors import BusUnavailable, StoreUnavailable
+from orchestrator_dynamic.domain.errors import (
+    BusUnavailable,
+    PolicyContractMismatch,
+    PolicyUnavailable,
+    StoreUnavailable,
+)
 from orchestrator_dynamic.entrypoints.startup_errors import (
     CONFIGURATION,
     UNREACHABLE,
@@ -51,6 +56,20 @@ def test_an_unreachable_store_names_the_masked_url_and_the_settings() -> None:
     line = error.line()
     assert PASSWORD not in line and "postgresql://bob:***@db:5432/audit" in line
     assert "STORE_URL or STORE_FAIL_OPEN=true" in line
+
+
+def test_a_policy_contract_mismatch_is_a_configuration_error_naming_the_package() -> None:
+    url = f"http://opa:{PASSWORD}@opa.policy:8181"
+    reason = "neuralhive/orchestrator/resource_limits: /decision answered nothing (undefined)"
+    exc = PolicyContractMismatch(reason, "OPA_URL to an OPA server with our bundle")
+    error = startup_error(exc, settings(opa_url=url))
+    assert error.code == CONFIGURATION
+    line = error.line()
+    assert "\n" not in line and PASSWORD not in line, line
+    assert f"does not answer with our policy contract: {reason}" in line, line
+    assert line.endswith("(set OPA_URL to an OPA server with our bundle)"), line
+    # An engine that does not answer at all stays an outage (exit 1).
+    assert startup_error(PolicyUnavailable("policy", "down"), settings()).code == UNREACHABLE
 
 
 @pytest.mark.parametrize(

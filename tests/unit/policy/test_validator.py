@@ -71,6 +71,26 @@ async def test_c1_refuses_a_plan_over_the_ticket_limit(engine: Any) -> None:
     ]
 
 
+async def test_c1_decides_a_thousand_task_plan(engine: Any) -> None:
+    """The compiled program has a fixed instruction budget a whole plan of 1,000 tickets
+    outgrows; the decision still comes (from the interpreter), not an engine failure."""
+    plan = planned("large-100-task-dag")
+    tickets = [
+        t.model_copy(update={"ticket_id": f"{t.ticket_id}-{copy}"})
+        for copy in range(10)
+        for t in plan.tickets
+    ]
+    now = plan.tickets[0].created_at
+    roomy = await validator(engine, max_concurrent_tickets=10_000).validate_plan(
+        plan.plan, tickets, now
+    )
+    assert roomy.allowed, roomy.refusal()
+    strict = await validator(engine).validate_plan(plan.plan, tickets, now)
+    assert [i.code for i in strict.issues()] == [
+        "policy.resource_limits.too_many_concurrent_tickets"
+    ]
+
+
 async def test_c1_names_every_rule_broken(engine: Any) -> None:
     plan = planned("approve-5-task-dag")
     ticket = plan.tickets[0].model_copy(

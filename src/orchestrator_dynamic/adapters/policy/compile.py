@@ -17,6 +17,8 @@ from orchestrator_dynamic.domain.errors import PolicyUnavailable
 
 PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 DECISION = re.compile(rf"^{DECISION_RULE}\s*(:=|=|if\b|contains\b)", re.MULTILINE)
+# What the RVM says when an evaluation outgrows its fixed instruction budget.
+INSTRUCTION_LIMIT = "exceeded maximum instruction limit"
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -61,7 +63,10 @@ class CompiledPolicies:
     on the interpreter (see rego_tests.py). Bound to the thread that built it, like regorus."""
 
     def __init__(self, directory: Path) -> None:
-        compile_policies(directory)  # syntax errors, named by file, before compiling
+        # The interpreter names syntax errors by file, before compiling, and stays as the
+        # fallback for inputs the VM's fixed instruction budget cannot finish (a whole plan of
+        # a thousand tasks checked at C1): slower, but with no such budget.
+        self._interpreter: regorus.Engine | None = compile_policies(directory)
         modules = [(n, t) for n, t in read_modules(directory) if not n.endswith("_test.rego")]
         self.entry_points = {
             f"data.{package.group(1)}.{DECISION_RULE}"
@@ -81,6 +86,7 @@ class CompiledPolicies:
         """Drop the VM now, on this thread. regorus refuses to be freed from another thread,
         and the cyclic garbage collector may run on any thread (a driver's worker thread)."""
         self._vm = None
+        self._interpreter = None
 
     def decisions(self, entry_points: Sequence[str], input_doc: Mapping[str, Any]) -> list[Any]:
         """The decision documents of several packages for one input (set once: the input
@@ -91,8 +97,21 @@ class CompiledPolicies:
         vm = self._vm
         if vm is None:
             raise PolicyUnavailable("policy", "the policy engine is closed")
+        text = json.dumps(input_doc, separators=(",", ":"))
         try:
-            vm.set_input_json(json.dumps(input_doc, separators=(",", ":")))
+            vm.set_input_json(text)
             return [json.loads(vm.execute_entry_point(e)) for e in entry_points]
+        except RuntimeError as exc:
+            if INSTRUCTION_LIMIT not in str(exc):
+                raise PolicyUnavailable("policy", f"evaluation failed: {short_error(exc)}") from exc
+        return self._interpret(entry_points, text)
+
+    def _interpret(self, entry_points: Sequence[str], input_text: str) -> list[Any]:
+        engine = self._interpreter
+        if engine is None:
+            raise PolicyUnavailable("policy", "the policy engine is closed")
+        try:
+            engine.set_input_json(input_text)
+            return [json.loads(engine.eval_rule_as_json(e)) for e in entry_points]
         except RuntimeError as exc:
             raise PolicyUnavailable("policy", f"evaluation failed: {short_error(exc)}") from exc

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from orchestrator_dynamic.domain.errors import PolicyUnavailable
 from orchestrator_dynamic.domain.ports import PolicyDecision, PolicyViolation
 
 DECISION_RULE = "decision"
+# The platform's older packages, under the same names, answer with this rule instead (over
+# input.resource / input.parameters): our queries find no decision there.
+OLDER_RULE = "result"
+OLDER_CONTRACT = (
+    f"the package has a `{OLDER_RULE}` rule instead: the platform's older contract"
+    " over input.resource/input.parameters"
+)
+ANSWER_CHARS = 80
 
 
 def rule_path(package: str) -> str:
@@ -41,3 +51,39 @@ def parse_decision(package: str, doc: Any) -> PolicyDecision:
 def short_error(exc: BaseException) -> str:
     """regorus errors carry a Rust backtrace after the message; keep the message."""
     return str(exc).split("Stack backtrace:", 1)[0].strip()
+
+
+@dataclass(frozen=True)
+class ContractProblem:
+    """A package that does not answer our contract, and what it answered instead."""
+
+    package: str
+    answered: str
+
+
+def shape_problem(package: str, doc: Any) -> ContractProblem | None:
+    """None when ``doc`` reads as our decision; else what is wrong with it."""
+    try:
+        parse_decision(package, doc)
+    except PolicyUnavailable:
+        return ContractProblem(
+            package, f"/{DECISION_RULE} answered {brief(doc)} (no boolean 'allow')"
+        )
+    return None
+
+
+def brief(doc: Any) -> str:
+    """A document as compact JSON, cut to a readable length."""
+    text = json.dumps(doc, separators=(",", ":"), sort_keys=True, default=str)
+    return text if len(text) <= ANSWER_CHARS else text[: ANSWER_CHARS - 1] + "…"
+
+
+def mismatch_reason(problems: Sequence[ContractProblem]) -> str:
+    """One line naming every package that does not answer with our contract; packages that
+    answered alike share their explanation."""
+    packages_by_answer: dict[str, list[str]] = {}
+    for problem in problems:
+        packages_by_answer.setdefault(problem.answered, []).append(problem.package)
+    return "; ".join(
+        f"{', '.join(packages)}: {answered}" for answered, packages in packages_by_answer.items()
+    )

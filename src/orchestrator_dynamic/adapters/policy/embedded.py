@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -11,13 +12,28 @@ from typing import Any
 import structlog
 import watchfiles
 
-from orchestrator_dynamic.adapters.policy.compile import CompiledPolicies, fingerprint
-from orchestrator_dynamic.adapters.policy.documents import parse_decision, rule_path
-from orchestrator_dynamic.domain.errors import PolicyUnavailable
+from orchestrator_dynamic.adapters.policy.compile import (
+    PACKAGE,
+    CompiledPolicies,
+    fingerprint,
+    read_modules,
+)
+from orchestrator_dynamic.adapters.policy.documents import (
+    DECISION_RULE,
+    OLDER_CONTRACT,
+    OLDER_RULE,
+    ContractProblem,
+    mismatch_reason,
+    parse_decision,
+    rule_path,
+    shape_problem,
+)
+from orchestrator_dynamic.domain.errors import PolicyContractMismatch, PolicyUnavailable
 from orchestrator_dynamic.domain.ports import PolicyDecision
 from orchestrator_dynamic.observability import policy_metrics
 
 log = structlog.get_logger(__name__)
+OLDER = re.compile(rf"^{OLDER_RULE}\s*(:=|=|if\b|\{{)", re.MULTILINE)
 
 
 class EmbeddedPolicyEngine:
@@ -57,6 +73,41 @@ class EmbeddedPolicyEngine:
             policy_metrics.EVALUATION_ERRORS.labels("evaluation").inc()
             raise
         return [parse_decision(p, d) for p, d in zip(packages, docs, strict=True)]
+
+    async def check_contract(self, packages: Sequence[str], input_doc: Mapping[str, Any]) -> None:
+        """Each package has a decision that answers the probe ``input_doc`` with our shape, or
+        PolicyContractMismatch names those that do not (OPA_POLICY_DIR holding other policies)."""
+        loaded = set(self.packages)
+        present = [p for p in packages if p.strip("/").replace("/", ".") in loaded]
+        docs = dict(
+            zip(
+                present,
+                self._compiled.decisions([rule_path(p) for p in present], input_doc),
+                strict=True,
+            )
+        )
+        problems = [
+            shape_problem(p, docs[p]) if p in docs else ContractProblem(p, self._absent(p))
+            for p in packages
+        ]
+        found = [p for p in problems if p is not None]
+        if found:
+            setting = f"OPA_POLICY_DIR ({self._directory}) to a directory holding our policies"
+            raise PolicyContractMismatch(mismatch_reason(found), setting)
+
+    def _absent(self, package: str) -> str:
+        """Why a package has no decision here: older rules under its name, or not there."""
+        dotted = package.strip("/").replace("/", ".")
+        texts = [
+            text
+            for _, text in read_modules(self._directory)
+            if (found := PACKAGE.search(text)) and found.group(1) == dotted
+        ]
+        if any(OLDER.search(text) for text in texts):
+            return f"no `{DECISION_RULE}` rule; {OLDER_CONTRACT}"
+        if texts:
+            return f"no `{DECISION_RULE}` rule"
+        return "the package is not in the policy directory"
 
     def reload(self) -> bool:
         """Recompile from disk; keep the old policies (and say so) when the new ones break."""

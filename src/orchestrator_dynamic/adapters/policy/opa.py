@@ -1,8 +1,10 @@
 """OPA server adapter: ``POST /v1/data/<package>/decision`` with ``{"input": ...}`` (OPA's
-REST Data API), with a timeout, a result cache, a circuit breaker and fail-open/closed."""
+REST Data API), with a timeout, a result cache, a circuit breaker and fail-open/closed, and a
+check that the server's packages answer with our contract (see ``check_contract``)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -13,12 +15,26 @@ import httpx
 import structlog
 
 from orchestrator_dynamic.adapters.policy.breaker import CircuitBreaker
-from orchestrator_dynamic.adapters.policy.documents import DECISION_RULE, parse_decision
-from orchestrator_dynamic.domain.errors import PolicyUnavailable
+from orchestrator_dynamic.adapters.policy.documents import (
+    DECISION_RULE,
+    OLDER_CONTRACT,
+    OLDER_RULE,
+    ContractProblem,
+    brief,
+    mismatch_reason,
+    parse_decision,
+    shape_problem,
+)
+from orchestrator_dynamic.domain.errors import PolicyContractMismatch, PolicyUnavailable
 from orchestrator_dynamic.domain.ports import Cache, PolicyDecision
 from orchestrator_dynamic.observability import policy_metrics
 
 log = structlog.get_logger(__name__)
+CONTRACT_SETTING = (
+    "OPA_URL to an OPA server that has our policy bundle loaded, or load the bundle into this one"
+)
+# OPA answers an undefined document with a body that has no "result".
+UNDEFINED = object()
 
 
 @dataclass(frozen=True)
@@ -69,6 +85,55 @@ class OpaPolicyEngine:
         if response.status_code != 200:
             raise PolicyUnavailable("policy", f"OPA health answered {response.status_code}")
 
+    async def check_contract(self, packages: Sequence[str], input_doc: Mapping[str, Any]) -> None:
+        """Each package answers the probe ``input_doc`` with our decision document, or
+        PolicyContractMismatch names those that do not and what they answered. Around the
+        cache and the breaker: a readiness check is neither answered from memory nor opens the
+        breaker for the tickets. A server that cannot be asked raises PolicyUnavailable."""
+        found = await asyncio.gather(*(self._contract_problem(p, input_doc) for p in packages))
+        problems = [p for p in found if p is not None]
+        if problems:
+            raise PolicyContractMismatch(mismatch_reason(problems), CONTRACT_SETTING)
+
+    async def _contract_problem(
+        self, package: str, input_doc: Mapping[str, Any]
+    ) -> ContractProblem | None:
+        package = package.strip("/")
+        answer = await self._probe(f"{package}/{DECISION_RULE}", input_doc)
+        if isinstance(answer, ContractProblem):
+            return ContractProblem(package, answer.answered)
+        if answer is not UNDEFINED:
+            return shape_problem(package, answer)
+        # No decision: ask for the whole package to say what is there instead.
+        whole = await self._probe(package, input_doc)
+        nothing = f"/{DECISION_RULE} answered nothing (undefined)"
+        if isinstance(whole, Mapping) and OLDER_RULE in whole:
+            return ContractProblem(package, f"{nothing}; {OLDER_CONTRACT}")
+        if isinstance(whole, Mapping) and whole:
+            rules = ", ".join(sorted(whole))
+            return ContractProblem(package, f"{nothing}; the package has only: {rules}")
+        return ContractProblem(package, f"{nothing}: the package is not loaded on this OPA server")
+
+    async def _probe(self, path: str, input_doc: Mapping[str, Any]) -> Any:
+        """The document at ``/v1/data/<path>`` for the input, UNDEFINED, or the server's
+        refusal of the query (a 4xx) as a ContractProblem."""
+        try:
+            response = await self._client.post(f"/v1/data/{path}", json={"input": dict(input_doc)})
+        except httpx.HTTPError as exc:
+            raise PolicyUnavailable("policy", f"OPA unreachable: {exc!r}") from exc
+        if response.status_code >= 500:
+            raise PolicyUnavailable("policy", f"OPA answered {response.status_code}")
+        if response.status_code != 200:
+            text = " ".join(response.text.split())[:120]
+            return ContractProblem(path, f"refused with HTTP {response.status_code}: {text}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise PolicyUnavailable("policy", "OPA answered with invalid JSON") from exc
+        if not isinstance(body, Mapping):
+            return ContractProblem(path, f"answered {brief(body)}")
+        return body.get("result", UNDEFINED)
+
     async def evaluate(self, package: str, input_doc: Mapping[str, Any]) -> PolicyDecision:
         key = _cache_key(package, input_doc)
         if self._config.cache_ttl_seconds > 0 and (cached := await self._cache.get(key)):
@@ -76,9 +141,10 @@ class OpaPolicyEngine:
             return parse_decision(package, json.loads(cached))
         try:
             doc = await self._query(package, input_doc)
+            # A decision of the wrong shape is as unusable as none: fail open or closed alike.
+            decision = parse_decision(package, doc)
         except PolicyUnavailable as exc:
             return self._unavailable(package, exc)
-        decision = parse_decision(package, doc)
         if self._config.cache_ttl_seconds > 0:
             await self._cache.set(key, json.dumps(doc).encode(), self._config.cache_ttl_seconds)
         return decision

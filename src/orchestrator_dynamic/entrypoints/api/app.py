@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
@@ -19,6 +20,7 @@ from orchestrator_dynamic.entrypoints.api.routes import (
     incidents,
     sla,
     tickets,
+    ui,
     workers,
     workflows,
 )
@@ -53,6 +55,10 @@ def create_app(
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
+    # The web console: pages at /ui, its own CSS and script at /ui/static (shipped in the package).
+    app.include_router(ui.router)
+    app.mount("/ui/static", StaticFiles(directory=ui.STATIC_DIR), name="ui-static")
+    app.add_exception_handler(ui.SignInRequired, ui.sign_in_required)
     # Server spans for every API call; probes and scrapes would only be noise in traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics")
     return app

@@ -2,7 +2,8 @@
 
 The size limit counts the bytes actually received, so a chunked body (no Content-Length) or a
 Content-Length that lies cannot get around it. A body must be JSON (every route that takes one
-does); one without a Content-Type is read as JSON, like FastAPI does. The bytes are kept in the
+does; the web console's forms under /ui/ are urlencoded); one without a Content-Type is read as
+JSON, like FastAPI does. The bytes are kept in the
 request state so a JSON syntax error can be reported by line and column.
 """
 
@@ -43,7 +44,12 @@ class BodyGuard:
                 return
             more = message.get("more_body", False)
         content_type = headers.get("content-type")
-        if body and content_type is not None and not is_json(content_type):
+        if (
+            body
+            and content_type is not None
+            and not is_json(content_type)
+            and not is_console_form(scope["path"], content_type)
+        ):
             media = content_type.partition(";")[0].strip()
             detail = f"the body must be application/json, not {media or 'empty'}"
             await problems.problem(415, "Unsupported media type", detail)(scope, receive, send)
@@ -59,6 +65,11 @@ class BodyGuard:
 def is_json(content_type: str) -> bool:
     media = content_type.partition(";")[0].strip().lower()
     return media == "application/json" or (media.startswith("application/") and "+json" in media)
+
+
+def is_console_form(path: str, content_type: str) -> bool:
+    media = content_type.partition(";")[0].strip().lower()
+    return path.startswith("/ui/") and media == "application/x-www-form-urlencoded"
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
