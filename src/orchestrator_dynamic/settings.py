@@ -181,6 +181,16 @@ class Settings(BaseSettings):
     ml_min_training_samples: int = Field(100, ge=1)
     ml_anomaly_contamination: float = Field(0.05, gt=0, lt=0.5)
     ml_accuracy_threshold: float = Field(0.85, gt=0, le=1)
+    # empty = the embedded registry (MLflow on SQLite in DATA_DIR/mlflow, no server)
+    mlflow_tracking_uri: str = ""
+    mlflow_experiment_name: str = "orchestrator-predictive-models"
+    ml_training_interval_hours: float = Field(24.0, gt=0)
+    ml_duration_error_threshold: float = Field(0.15, gt=0, lt=1)
+    ml_anomaly_precision_threshold: float = Field(0.75, gt=0, lt=1)
+    ml_model_cache_ttl_seconds: float = Field(3600.0, ge=0)
+    ml_feature_cache_ttl_seconds: float = Field(3600.0, ge=0)
+    ml_allocation_outcomes_enabled: bool = True
+    ml_drift_window: int = Field(200, ge=10)
 
     # -- persistence retries
     retry_max_attempts: int = Field(3, ge=1)

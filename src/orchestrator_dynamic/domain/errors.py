@@ -119,6 +119,10 @@ class CacheUnavailable(DependencyDown):
     pass
 
 
+class ModelRegistryUnavailable(DependencyDown):
+    """The ML model registry (MLflow) did not answer: the last loaded model stays in use."""
+
+
 class Handling(StrEnum):
     """What a workflow step does when its work raised."""
 

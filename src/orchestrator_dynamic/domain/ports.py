@@ -312,3 +312,49 @@ class WorkflowEngine(Protocol):
     async def ping(self) -> None:
         """Raise EngineUnavailable when the engine cannot be reached."""
         ...
+
+
+# ---------------------------------------------------------------- ML model registry
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    """One registered version of a model, with the metrics its training run logged."""
+
+    name: str
+    version: str
+    run_id: str
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    created_at_ms: int = 0
+
+
+class ModelRegistry(Protocol):
+    """Where trained models live (MLflow). Synchronous: callers run it off the event loop.
+    Every method raises ModelRegistryUnavailable when the registry does not answer."""
+
+    @property
+    def uri(self) -> str:
+        """Where the registry is (shown by ``ml status``; no secrets)."""
+        ...
+
+    def log_version(
+        self,
+        name: str,
+        params: Mapping[str, str],
+        metrics: Mapping[str, float],
+        artifact: bytes,
+    ) -> ModelVersion:
+        """Log one training run (params, metrics, the model's bytes) and register a version."""
+        ...
+
+    def production(self, name: str) -> ModelVersion | None:
+        """The version carrying the ``production`` alias, or None when there is none."""
+        ...
+
+    def promote(self, name: str, version: str) -> None:
+        """Move the ``production`` alias to ``version``."""
+        ...
+
+    def load(self, version: ModelVersion) -> bytes:
+        """The model bytes logged with ``version``."""
+        ...

@@ -11,6 +11,7 @@ import typer
 from orchestrator_dynamic.entrypoints import cli_ops, cli_scheduler, cli_sla
 from orchestrator_dynamic.entrypoints.cli_config import config_command
 from orchestrator_dynamic.entrypoints.cli_history import history_app, store_app
+from orchestrator_dynamic.entrypoints.cli_ml import ml_app
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
 from orchestrator_dynamic.entrypoints.cli_policy import policy_app
 from orchestrator_dynamic.entrypoints.console import err_console
@@ -36,6 +37,7 @@ app.command("workers")(cli_scheduler.workers_command)
 app.add_typer(history_app, name="history")
 app.add_typer(store_app, name="store")
 app.add_typer(policy_app, name="policy")
+app.add_typer(ml_app, name="ml")
 
 
 @app.command("up")

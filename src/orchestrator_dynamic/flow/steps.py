@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -41,6 +41,7 @@ from orchestrator_dynamic.flow.payloads import (
 )
 from orchestrator_dynamic.flow.ticket_policy import TicketChecks
 from orchestrator_dynamic.observability import metrics, tracing
+from orchestrator_dynamic.services import ml_steps
 from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
 from orchestrator_dynamic.services.decision_ledger import DECISION_FIELDS, record_decision
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
@@ -48,6 +49,9 @@ from orchestrator_dynamic.services.policy import PolicyValidator
 from orchestrator_dynamic.services.scheduling import release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
+
+if TYPE_CHECKING:
+    from orchestrator_dynamic.services.ml.predictor import MLPredictor
 
 log = structlog.get_logger(__name__)
 
@@ -73,6 +77,7 @@ class FlowDeps:
     topics: Topics = field(default_factory=Topics)
     policy: PolicyValidator | None = None  # None when OPA_ENABLED is off
     sla: SlaMonitor | None = None  # proactive SLA checkpoint after C4 publishes
+    ml: MLPredictor | None = None  # predictions before scoring (ML_PREDICTIONS_ENABLED)
 
 
 def planning_config(options: FlowOptions) -> PlanningConfig:
@@ -85,6 +90,10 @@ class FlowSteps:
     def __init__(self, deps: FlowDeps) -> None:
         self._deps = deps
         self._telemetry = TelemetryEmitter(deps.publisher, deps.store, deps.topics.telemetry)
+
+    @property
+    def ml_predictor(self) -> MLPredictor | None:
+        return self._deps.ml
 
     # ---------------------------------------------------------------- C1
 
@@ -165,15 +174,18 @@ class FlowSteps:
     # ---------------------------------------------------------------- C3
 
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:
-        """Per ticket: policies, then the scheduler, then policies on the chosen worker; a
-        refused ticket comes back as POLICY_REFUSED and is never dispatched."""
+        """Per ticket: predictions (when ML is on), policies, then the scheduler, then policies
+        on the chosen worker; a refused ticket comes back as POLICY_REFUSED and is never
+        dispatched."""
+        tickets = ml_steps.with_predictions(self._deps.ml, inp.tickets)
         out = []
-        for ticket in inp.tickets:
+        for ticket in tickets:
             out.append(await self._allocate_one(ticket, inp))
         return AllocateOutput(out)
 
     async def _allocate_one(self, ticket: ExecutionTicket, inp: AllocateInput) -> AllocationView:
         checks = TicketChecks.of(self._deps.policy, ticket, inp)
+        checks.context = ml_steps.with_model_accuracy(self._deps.ml, checks.context)
         if (refused := await checks.before()) is not None:
             return refused
         # Policy feature flags steer the scheduler: a ticket outside the intelligent scheduler's
@@ -257,7 +269,11 @@ class FlowSteps:
         await self._telemetry.emit(inp.events, now)
         ended = [r.ticket for r in inp.tickets]
         await release_ended(self._deps.scheduler, ended)
-        await publish_outcomes(self._deps.publisher, self._deps.topics.allocation_outcomes, ended)
+        ml_steps.feed_back(self._deps.ml, ended)
+        if self._deps.topics.allocation_outcomes:  # "" when ML_ALLOCATION_OUTCOMES_ENABLED=false
+            await publish_outcomes(
+                self._deps.publisher, self._deps.topics.allocation_outcomes, ended
+            )
 
     async def flush_telemetry(self) -> int:
         return await self._telemetry.flush_buffer()
@@ -374,6 +390,7 @@ def _view(
         metadata["allocation_explanation"] = _compact(allocation.explanation)
     if flags:
         metadata["policy_flags"] = _compact(flags)
+    metadata.update(ml_steps.prediction_metadata(ticket))
     return AllocationView(
         ticket.ticket_id,
         allocation.worker_id,

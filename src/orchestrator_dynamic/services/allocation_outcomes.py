@@ -15,6 +15,7 @@ import structlog
 from prometheus_client import Counter
 
 from orchestrator_dynamic.domain.errors import BusUnavailable
+from orchestrator_dynamic.domain.ml import predictions_of
 from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import Publisher
 
@@ -47,12 +48,18 @@ def outcome_doc(ticket: ExecutionTicket) -> dict[str, Any] | None:
         "priority_score": float(priority) if priority is not None else None,
         "agent_score": chosen.get("agent_score"),
         "worker_score": chosen.get("worker_score"),
-        "predicted_duration_ms": ticket.estimated_duration_ms,
+        # The model's prediction when C3 made one, else the plan's estimate.
+        "predicted_duration_ms": _predicted(ticket),
         "actual_duration_ms": ticket.actual_duration_ms,
         "success": ticket.status in RAN,
         "retry_count": ticket.retry_count,
         "timestamp": ticket.completed_at,
     }
+
+
+def _predicted(ticket: ExecutionTicket) -> float | int | None:
+    predicted = predictions_of(ticket.metadata)
+    return round(predicted.duration_ms) if predicted else ticket.estimated_duration_ms
 
 
 def _chosen_candidate(explanation: str | None, worker_id: str) -> dict[str, Any]:

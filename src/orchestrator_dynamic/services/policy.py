@@ -68,12 +68,15 @@ class PolicyConfig:
     max_cpu: str = "4000m"
     max_memory: str = "8Gi"
     max_concurrent_tickets: int = 100
+    # feature_flags: predictive_allocation when context.model_accuracy is above this
+    ml_accuracy_threshold: float = 0.85
 
     def as_input(self) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "max_cpu": self.max_cpu,
             "max_memory": self.max_memory,
             "max_concurrent_tickets": self.max_concurrent_tickets,
+            "ml_accuracy_threshold": self.ml_accuracy_threshold,
         }
         if self.allowed_capabilities:
             doc["allowed_capabilities"] = list(self.allowed_capabilities)

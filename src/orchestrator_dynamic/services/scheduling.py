@@ -18,6 +18,7 @@ from typing import Any
 import structlog
 
 from orchestrator_dynamic.domain.errors import CacheUnavailable
+from orchestrator_dynamic.domain.ml import predictions_of
 from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Cache, Scheduler, WorkerRegistry
 from orchestrator_dynamic.domain.scoring import (
@@ -26,6 +27,7 @@ from orchestrator_dynamic.domain.scoring import (
     agent_score,
     deadline_consumed,
     ineligibility,
+    ml_boost,
     priority_score,
     reason_kind,
     worker_score,
@@ -114,7 +116,9 @@ class IntelligentScheduler:
         self, ticket: ExecutionTicket, now_ms: int, smart: bool, weights: PriorityWeights
     ) -> Allocation:
         consumed = deadline_consumed(ticket.created_at, ticket.sla.deadline, now_ms)
-        priority = priority_score(ticket.risk_band, ticket.qos, consumed, weights)
+        priority = ml_priority(
+            ticket, priority_score(ticket.risk_band, ticket.qos, consumed, weights)
+        )
         reserved = await self._cache.get(f"reservation:{ticket.ticket_id}")
         if reserved is not None:  # a retried C3: keep the first answer and its capacity
             return Allocation(ticket.ticket_id, reserved.decode(), "reserved", priority)
@@ -230,6 +234,19 @@ def _count_rejections(ranked: list[Candidate]) -> None:
         m.REJECTIONS.labels(kind).inc(count)
 
 
+def ml_priority(ticket: ExecutionTicket, base: float) -> float:
+    """The specification's ML boost, from the predictions C3 put on the ticket (if any)."""
+    predicted = predictions_of(ticket.metadata)
+    if predicted is None:
+        return base
+    return ml_boost(
+        base,
+        estimated_ms=ticket.estimated_duration_ms,
+        predicted_ms=predicted.duration_ms,
+        anomaly=predicted.anomaly.is_anomaly,
+    )
+
+
 def _explanation(
     ticket: ExecutionTicket,
     chosen: Candidate | None,
@@ -245,4 +262,19 @@ def _explanation(
         "candidates": [c.as_dict() for c in ranked[:EXPLAIN_TOP]],
         "candidates_total": len(ranked),
         "eligible_total": sum(1 for c in ranked if c.reason is None),
+        **_ml_explanation(ticket),
+    }
+
+
+def _ml_explanation(ticket: ExecutionTicket) -> dict[str, Any]:
+    predicted = predictions_of(ticket.metadata)
+    if predicted is None:
+        return {}
+    return {
+        "ml": {
+            "predicted_duration_ms": round(predicted.duration_ms),
+            "estimated_duration_ms": ticket.estimated_duration_ms,
+            "anomaly_type": predicted.anomaly.anomaly_type,
+            "source": predicted.source,
+        }
     }

@@ -64,6 +64,7 @@ class FlowRig:
         store: Any = None,
         bus: RecordingPublisher | None = None,
         unexpected_max_attempts: int = 5,
+        ml: Any = None,
     ) -> None:
         self.client = client
         self.task_queue = f"flow-test-{uuid.uuid4().hex[:8]}"
@@ -73,7 +74,8 @@ class FlowRig:
             workers={k: set(v) for k, v in WORKERS.items()}
         )
         validator = policy(self.store) if policy else None  # built over this rig's store
-        steps = FlowSteps(FlowDeps(self.bus, self.store, self.scheduler, now_ms, policy=validator))
+        deps = FlowDeps(self.bus, self.store, self.scheduler, now_ms, policy=validator, ml=ml)
+        steps = FlowSteps(deps)
         activities = FlowActivities(steps, unexpected_max_attempts=unexpected_max_attempts)
         self.worker: Worker = build_worker(client, self.task_queue, activities)
         self.gateway = FlowGateway(
