@@ -158,6 +158,8 @@ def test_the_plan_turns_completed_live_in_dependency_order(service: Service, bro
     assert browser.find_elements(By.CSS_SELECTOR, "#candidates tbody tr")
     assert "(chosen)" in browser.find_element(By.ID, "candidates").text
     assert "COMPLETED" in browser.find_element(By.ID, "history").text
+    # what the worker reported: the demo agents answer with their own id as output
+    assert "Output: agent" in browser.find_element(By.ID, "ticket-panel").text
     browser.save_screenshot(str(SHOTS / "ticket.png"))
 
     browser.get(f"{service.url}/ui/workflows")
