@@ -36,18 +36,9 @@ from orchestrator_dynamic.domain.model import (
     TicketStatus,
 )
 from orchestrator_dynamic.domain.scoring import ml_boost
+from tests.scheduling_factory import RELAXED, T0
 
-T0 = 1_795_000_000_000  # 11:06:40 UTC
-USUAL = QoS(
-    delivery_mode=DeliveryMode.AT_LEAST_ONCE,
-    consistency=Consistency.EVENTUAL,
-    durability=Durability.PERSISTENT,
-)
-STRICT = QoS(
-    delivery_mode=DeliveryMode.EXACTLY_ONCE,
-    consistency=Consistency.STRONG,
-    durability=Durability.PERSISTENT,
-)
+USUAL = RELAXED  # T0 is 11:06:40 UTC
 LOOSE = QoS(
     delivery_mode=DeliveryMode.AT_MOST_ONCE,
     consistency=Consistency.EVENTUAL,
