@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 
+from orchestrator_dynamic.domain.scoring import Health, WorkerProfile
 from orchestrator_dynamic.services.simulation.config import (
     Placement,
     SettingError,
@@ -16,6 +18,7 @@ from orchestrator_dynamic.services.simulation.config import (
     with_setting,
 )
 from orchestrator_dynamic.services.simulation.inputs import SimInputError, load_plans, load_workers
+from orchestrator_dynamic.services.workers import worker_doc
 from tests.unit.simulation.plans import T0, plan_doc
 
 
@@ -71,3 +74,13 @@ def test_workers_in_the_registry_shape(tmp_path: Path) -> None:
     path.write_text(json.dumps([doc, doc]))
     with pytest.raises(SimInputError, match="'w1' appears twice"):
         load_workers(path)
+
+
+def test_a_registry_export_is_a_workers_file(tmp_path: Path) -> None:
+    profile = WorkerProfile(
+        "w1", frozenset({"testing"}), Health.DEGRADED, active_tasks=3, max_concurrent_tasks=4
+    )
+    path = tmp_path / "workers.json"
+    path.write_text(json.dumps([worker_doc(profile)]))  # what `workers --json` prints
+    (w,) = load_workers(path)
+    assert w.profile == dataclasses.replace(profile, active_tasks=0)  # the simulation starts idle
