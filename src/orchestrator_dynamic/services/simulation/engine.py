@@ -9,7 +9,6 @@ waits for a human is taken as approved at once (counted in ``approval_gated``).
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +38,14 @@ from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.scheduling import release_ended, ticket_namespace
 from orchestrator_dynamic.services.simulation.behaviour import Behaviour
 from orchestrator_dynamic.services.simulation.config import Placement, SimConfig
-from orchestrator_dynamic.services.simulation.fleet import Attempt, Fleet, SimCache, WorkerState
+from orchestrator_dynamic.services.simulation.fleet import (
+    Attempt,
+    Fleet,
+    SimCache,
+    WorkerState,
+    can_run,
+    fleet_for,
+)
 from orchestrator_dynamic.services.simulation.inputs import PlanArrival, SimWorker
 from orchestrator_dynamic.services.simulation.placement import PredictedScheduler, real_scheduler
 from orchestrator_dynamic.services.simulation.report import PlanOutcome, Recorder, SimReport
@@ -71,31 +77,6 @@ class PlanRun:
     comp: ExecutionState | None = None
     dispatches: dict[str, int] = field(default_factory=dict)
     wakes: set[int] = field(default_factory=set)
-
-
-def fleet_for(workers: Sequence[SimWorker], config: SimConfig) -> list[SimWorker]:
-    """The workers file shaped by the setting: repeated (``id#2``, ``id#3``...) or cut to
-    ``workers``, every capacity set to ``capacity``."""
-    out = list(workers)
-    if config.workers is not None:
-        out = []
-        for i in range(config.workers):
-            base = workers[i % len(workers)]
-            copy = i // len(workers)
-            worker_id = base.profile.worker_id + (f"#{copy + 1}" if copy else "")
-            out.append(
-                dataclasses.replace(
-                    base, profile=dataclasses.replace(base.profile, worker_id=worker_id)
-                )
-            )
-    if config.capacity is not None:
-        out = [
-            dataclasses.replace(
-                w, profile=dataclasses.replace(w.profile, max_concurrent_tasks=config.capacity)
-            )
-            for w in out
-        ]
-    return out
 
 
 class Simulation:
@@ -272,6 +253,12 @@ class Simulation:
 
     def _route(self, attempt: Attempt, now: int) -> None:
         if attempt.allocated_to is None:
+            # An idle worker that can run it pulls it from the bus at once (the scheduler may
+            # have counted its slots full with reservations of attempts that never came).
+            for worker in self.fleet.workers.values():
+                if self.fleet.has_room(worker) and can_run(worker.profile, attempt.needs):
+                    self._start(worker, attempt, now)
+                    return
             self.fleet.to_backlog(attempt)
             return
         worker = self.fleet.workers[attempt.allocated_to]

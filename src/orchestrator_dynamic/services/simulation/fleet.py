@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from orchestrator_dynamic.domain.model import SecurityLevel
 from orchestrator_dynamic.domain.rules import SECURITY_RANK
 from orchestrator_dynamic.domain.scoring import Health, WorkerProfile
+from orchestrator_dynamic.services.simulation.config import SimConfig
 from orchestrator_dynamic.services.simulation.inputs import SimWorker
 
 # What a ticket needs from a worker: capabilities, namespace, security level.
@@ -209,3 +210,28 @@ class Fleet:
 
     def backlog_size(self) -> int:
         return sum(len(q) for q in self.backlog.values())
+
+
+def fleet_for(workers: Sequence[SimWorker], config: SimConfig) -> list[SimWorker]:
+    """The workers file shaped by the setting: repeated (``id#2``, ``id#3``...) or cut to
+    ``workers``, every capacity set to ``capacity``."""
+    out = list(workers)
+    if config.workers is not None:
+        out = []
+        for i in range(config.workers):
+            base = workers[i % len(workers)]
+            copy = i // len(workers)
+            worker_id = base.profile.worker_id + (f"#{copy + 1}" if copy else "")
+            out.append(
+                dataclasses.replace(
+                    base, profile=dataclasses.replace(base.profile, worker_id=worker_id)
+                )
+            )
+    if config.capacity is not None:
+        out = [
+            dataclasses.replace(
+                w, profile=dataclasses.replace(w.profile, max_concurrent_tasks=config.capacity)
+            )
+            for w in out
+        ]
+    return out
