@@ -74,6 +74,8 @@ def test_plot_writes_a_small_png(traffic: tuple[Path, Path], tmp_path: Path) -> 
     assert code == 0, out
     data = target.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) < 200_000
+    code, out = simulate(traffic, "--plot", str(tmp_path / "missing" / "x.png"))
+    assert code == 1 and "cannot be written" in out
 
 
 @pytest.mark.parametrize(

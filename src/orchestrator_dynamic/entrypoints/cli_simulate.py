@@ -34,7 +34,8 @@ from orchestrator_dynamic.services.simulation.report import BANDS, SimReport
 from orchestrator_dynamic.services.simulation.study import Outcome, best, run_all, settings_for
 
 simulate_app = typer.Typer(
-    help="What-if simulation of plans against a fleet in virtual time (see `simulate --help`).",
+    help="What-if runs of plans against a fleet in virtual time, with the real C1-C5 code and "
+    "scheduler; `simulate generate` writes a day of traffic.",
     no_args_is_help=False,
 )
 SET_HELP = "A setting, KEY=VALUE (repeatable). Keys: " + "; ".join(
@@ -107,7 +108,10 @@ def simulate_command(
     if plot is not None:
         from orchestrator_dynamic.entrypoints.simulate_plot import plot as draw
 
-        draw(outcomes, plot)
+        try:
+            draw(outcomes, plot)
+        except OSError as exc:
+            die(f"--plot {plot}: cannot be written: {exc.strerror or exc}", 1)
     if as_json:
         print_json(_document(outcomes, chosen))
         return
