@@ -4,6 +4,7 @@ run on the Temporal dev server equal those of the simulator's virtual-time run."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -17,7 +18,7 @@ from orchestrator_dynamic.domain.scoring import Health, WorkerProfile, WorkerTel
 from orchestrator_dynamic.flow.payloads import WorkflowStatus
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
 from orchestrator_dynamic.services.simulation.behaviour import Behaviour
-from orchestrator_dynamic.services.simulation.config import SimConfig
+from orchestrator_dynamic.services.simulation.config import Placement, SimConfig
 from orchestrator_dynamic.services.simulation.engine import Simulation
 from orchestrator_dynamic.services.simulation.inputs import PlanArrival, SimWorker
 from tests.conftest import decision_doc
@@ -68,12 +69,14 @@ class Scripted(Behaviour):
 
 
 async def real_run(
-    client: Client, name: str, failing: set[str]
+    client: Client, name: str, failing: set[str], intelligent: bool = True
 ) -> tuple[WorkflowStatus, list[Dispatch]]:
     registry = BuiltinRegistry()
     for profile in FLEET:
         await registry.register(profile)
-    scheduler = IntelligentScheduler(registry, MemoryCache(), SchedulerConfig())
+    scheduler = IntelligentScheduler(
+        registry, MemoryCache(), SchedulerConfig(intelligent=intelligent)
+    )
 
     def behaviour(ticket: ExecutionTicket) -> bool:
         return ticket.task_id not in failing
@@ -90,14 +93,16 @@ async def real_run(
     return view.status, dispatches
 
 
-async def simulated_run(name: str, failing: set[str]) -> tuple[str, list[Dispatch]]:
+async def simulated_run(
+    name: str, failing: set[str], placement: Placement = Placement.INTELLIGENT
+) -> tuple[str, list[Dispatch]]:
     decision = parse_decision(decision_doc(name))
     workers = [SimWorker(p) for p in FLEET]
     sim = Simulation(
         [PlanArrival(decision.created_at, decision, 1)],
         workers,
         Scripted(failing),
-        SIM_CONFIG,
+        dataclasses.replace(SIM_CONFIG, placement=placement),
         trace=True,
     )
     report = await sim.run()
@@ -112,19 +117,21 @@ async def simulated_run(name: str, failing: set[str]) -> tuple[str, list[Dispatc
 
 
 @pytest.mark.parametrize(
-    ("name", "failing"),
+    ("name", "failing", "intelligent"),
     [
-        ("approve-5-task-dag", set()),
-        ("approve-5-task-dag", {"t4-canary"}),
-        ("critical-security-3-task", {"c2"}),
-        ("low-risk-lowercase-types", {"l2"}),
+        ("approve-5-task-dag", set(), True),
+        ("approve-5-task-dag", {"t4-canary"}, True),
+        ("approve-5-task-dag", {"t4-canary"}, False),
+        ("critical-security-3-task", {"c2"}, True),
+        ("low-risk-lowercase-types", {"l2"}, True),
     ],
 )
 async def test_the_simulator_dispatches_retries_and_compensates_as_flow_c_does(
-    temporal_env: Any, name: str, failing: set[str]
+    temporal_env: Any, name: str, failing: set[str], intelligent: bool
 ) -> None:
-    status, real = await real_run(temporal_env.client, name, failing)
-    sim_status, simulated = await simulated_run(name, failing)
+    status, real = await real_run(temporal_env.client, name, failing, intelligent)
+    placement = Placement.INTELLIGENT if intelligent else Placement.ROUND_ROBIN
+    sim_status, simulated = await simulated_run(name, failing, placement)
     assert status.value == sim_status
     assert simulated == real, f"simulated {simulated}\nreal      {real}"
     if failing:
