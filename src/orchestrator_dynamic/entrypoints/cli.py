@@ -14,6 +14,7 @@ from orchestrator_dynamic.entrypoints.cli_history import history_app, store_app
 from orchestrator_dynamic.entrypoints.cli_ml import ml_app
 from orchestrator_dynamic.entrypoints.cli_plan import plan_command
 from orchestrator_dynamic.entrypoints.cli_policy import policy_app
+from orchestrator_dynamic.entrypoints.cli_simulate import simulate_app
 from orchestrator_dynamic.entrypoints.console import err_console
 
 app = typer.Typer(
@@ -38,6 +39,7 @@ app.add_typer(history_app, name="history")
 app.add_typer(store_app, name="store")
 app.add_typer(policy_app, name="policy")
 app.add_typer(ml_app, name="ml")
+app.add_typer(simulate_app, name="simulate")
 
 
 @app.command("up")
