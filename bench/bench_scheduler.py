@@ -90,7 +90,7 @@ async def build(size: int, ttl: float, cache: Cache | None = None) -> Intelligen
     registry = BuiltinRegistry()
     for i in range(size):
         await registry.register(fleet_member(i))
-    config = SchedulerConfig(max_results=MAX_RESULTS, cache_ttl_seconds=ttl)
+    config = SchedulerConfig(max_results=MAX_RESULTS, cache_ttl_seconds=ttl, local_discovery_seconds=1.0 if cache else 0.0)
     return IntelligentScheduler(registry, cache or MemoryCache(), config)
 
 

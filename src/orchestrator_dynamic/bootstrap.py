@@ -68,6 +68,7 @@ if TYPE_CHECKING:
     from orchestrator_dynamic.services.ml.predictor import MLPredictor
 
 log = structlog.get_logger(__name__)
+LOCAL_DISCOVERY_S = 1.0  # discovery answers kept in process over a shared cache
 
 
 def now_ms() -> int:
@@ -239,6 +240,8 @@ def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: LedgerC
         max_results=settings.service_registry_max_results,
         cache_ttl_seconds=settings.service_registry_cache_ttl_seconds,
         score_tolerance=settings.scheduler_deadline_score_tolerance,
+        # A shared (Redis) cache costs a round trip per read: keep answers for a second here.
+        local_discovery_seconds=LOCAL_DISCOVERY_S if settings.redis_cluster_nodes else 0.0,
     )
     return IntelligentScheduler(registry, cache, config)
 

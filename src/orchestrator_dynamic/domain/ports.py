@@ -193,7 +193,8 @@ class SlotOffer:
 class Reservation:
     """What one reservation call did. ``already``: the ticket was held before the call (a
     retried C3), by ``worker_id``. Otherwise ``index`` is the offer reserved (None when every
-    offer was full) and ``loads`` what the first ``read`` offers held just before the call."""
+    offer was full) and ``loads`` what the first ``read`` offers, and the reserved one, held
+    just before the call."""
 
     worker_id: str | None
     already: bool = False

@@ -65,6 +65,7 @@ from orchestrator_dynamic.services.discovery import CachedDiscovery, Query
 
 log = structlog.get_logger(__name__)
 RESERVATION_TTL_S = 24 * 3600.0
+OFFER_CHUNK = 32  # offers per further ledger call once the close ones were all full
 
 
 @dataclass
@@ -75,6 +76,8 @@ class SchedulerConfig:
     cache_ttl_seconds: float = 60.0
     # SCHEDULER_DEADLINE_SCORE_TOLERANCE: scores this close let the deadline decide.
     score_tolerance: float = DEFAULT_SCORE_TOLERANCE
+    # Over a shared cache: keep discovery answers in process this long too (0 = off).
+    local_discovery_seconds: float = 0.0
 
 
 def ticket_namespace(ticket: ExecutionTicket) -> str | None:
@@ -94,7 +97,12 @@ class IntelligentScheduler:
     ) -> None:
         self._cache = cache
         self._config = config or SchedulerConfig()
-        self._discovery = CachedDiscovery(registry, cache, self._config.cache_ttl_seconds)
+        self._discovery = CachedDiscovery(
+            registry,
+            cache,
+            self._config.cache_ttl_seconds,
+            self._config.local_discovery_seconds,
+        )
         self._round_robin = itertools.count()
         self._clock = clock
 
@@ -197,19 +205,15 @@ class IntelligentScheduler:
             ticket.estimated_duration_ms,
         )
         eligible = [c for c in ranked if c.reason is None]
-        offers = [SlotOffer(c.worker.worker_id, c.worker.max_concurrent_tasks) for c in eligible]
         entry = InFlight(now_ms, duration.ms)
-        read = self._read_count(eligible)
-        res = await self._cache.reserve(
-            ticket.ticket_id, offers, entry, read=read, ttl_seconds=RESERVATION_TTL_S
-        )
+        res = await self._reserve(ticket.ticket_id, eligible, entry)
         if res.already:
             return Placement(res.worker_id, True, None, duration)
         self._mark(ranked, eligible, res, duration, now_ms, ticket.sla.deadline)
         if res.index is None:
             return Placement(None, False, None, duration)
         chosen = ranked[res.index]
-        estimates = [c.queue for c in ranked[res.index :] if c.queue is not None]
+        estimates = [c.queue for c in ranked[res.index : len(eligible)] if c.queue is not None]
         room = {e.worker_id: e.in_flight < e.slots for e in estimates}
         preference = prefer(estimates, self._config.score_tolerance, room) if smart else None
         if preference is None or not preference.changed:
@@ -223,6 +227,28 @@ class IntelligentScheduler:
             m.DEADLINE_PREFERENCES.inc()
             return Placement(holder, False, target, duration, preference, moved=True)
         return Placement(chosen.worker.worker_id, False, chosen, duration, preference)
+
+    async def _reserve(
+        self, ticket_id: str, eligible: list[Candidate], entry: InFlight
+    ) -> Reservation:
+        """Offer the close candidates first (their loads are read in the same call); only when
+        all of them are full, the rest in chunks. ``index`` is into ``eligible``."""
+        offers = [SlotOffer(c.worker.worker_id, c.worker.max_concurrent_tasks) for c in eligible]
+        read = self._read_count(eligible)
+        res = await self._cache.reserve(
+            ticket_id, offers[:read], entry, read=read, ttl_seconds=RESERVATION_TTL_S
+        )
+        start, loads = read, res.loads
+        while not res.already and res.index is None and start < len(offers):
+            chunk = offers[start : start + OFFER_CHUNK]
+            res = await self._cache.reserve(
+                ticket_id, chunk, entry, read=0, ttl_seconds=RESERVATION_TTL_S
+            )
+            if res.index is not None:
+                loads = {**loads, **res.loads}
+                return Reservation(res.worker_id, index=start + res.index, loads=loads)
+            start += len(chunk)
+        return res if res.already or res.index is not None else Reservation(None, loads=loads)
 
     def _read_count(self, eligible: list[Candidate]) -> int:
         """Loads to read: the close scores (the deadline may choose among them) and at least
@@ -246,22 +272,24 @@ class IntelligentScheduler:
         full = len(eligible) if res.index is None else res.index
         if full:
             m.REJECTIONS.labels("capacity").inc(full)
-        for i, candidate in enumerate(eligible):
-            load = res.loads.get(candidate.worker.worker_id)
-            worker = candidate.worker
-            queue = None
-            if load is not None:
-                queue = estimate(
-                    worker.worker_id,
-                    candidate.score,
-                    worker.max_concurrent_tasks,
-                    load,
-                    duration.ms,
-                    now_ms,
-                    deadline_ms,
-                )
-            reason = "at capacity" if i < full else None
-            ranked[i] = Candidate(worker, reason, candidate.agent, candidate.score, queue)
+        for i in range(full):
+            c = ranked[i]
+            ranked[i] = Candidate(c.worker, "at capacity", c.agent, c.score)
+        for i in range(full, len(eligible)):
+            c = ranked[i]
+            load = res.loads.get(c.worker.worker_id)
+            if load is None:
+                continue
+            queue = estimate(
+                c.worker.worker_id,
+                c.score,
+                c.worker.max_concurrent_tasks,
+                load,
+                duration.ms,
+                now_ms,
+                deadline_ms,
+            )
+            ranked[i] = Candidate(c.worker, None, c.agent, c.score, queue)
 
     async def release(self, ticket_id: str, worker_id: str) -> None:
         """Give the slot back once, however many times the result is delivered."""

@@ -59,6 +59,7 @@ class MemoryLedger:
                 loads[offer.worker_id] = WorkerLoad(tuple(tickets.values()))
             if chosen is None and len(tickets) < offer.limit:
                 chosen = i
+                loads[offer.worker_id] = WorkerLoad(tuple(tickets.values()))
                 self._hold(ticket_id, offer.worker_id, entry, ttl_seconds)
         worker = offers[chosen].worker_id if chosen is not None else None
         return Reservation(worker, index=chosen, loads=loads)

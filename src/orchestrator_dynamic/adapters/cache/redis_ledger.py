@@ -17,6 +17,7 @@ from orchestrator_dynamic.domain.ports import Reservation, SlotOffer
 from orchestrator_dynamic.domain.queueing import InFlight, WorkerLoad
 
 PREFIX = "ledger:{slots}:"
+US, RS = "\x1f", "\x1e"  # field and record separators of the packed offers
 
 # Drops the stale entries of one worker's hash; returns its entries' values and its count.
 _PRUNE = """
@@ -35,34 +36,44 @@ local function entries(key, stale)
 end
 """
 
-# KEYS: the reservation, then each offer's hash (best first).
-# ARGV: ticket, entry, ttl ms, stale-before ms, read, then per offer: worker id, limit.
-# Returns {1, holder} when already held, else {0, chosen (1-based, 0 = none), values...}.
+# KEYS: the reservation. ARGV: ticket, entry, ttl ms, stale-before ms, read, the offers (best
+# first) packed as "<worker>US<limit>RS..." (one string: a key per offer cost more in the
+# client than the whole script). Every worker hash shares the reservation's hash tag, so it is
+# in the same slot: on a cluster the script runs where KEYS[1] lives and finds them all.
+# Returns {1, holder} when already held, else {0, chosen (1-based, 0 = none), loads}: loads is
+# one string (cheaper to decode than nested replies), records split by RS: the chosen's values
+# before it was added, then the first `read` offers' values; values split by US.
 RESERVE = (
     _PRUNE
     + """
 local holder = redis.call('GET', KEYS[1])
 if holder then return {1, holder} end
 local stale, read = tonumber(ARGV[4]), tonumber(ARGV[5])
-local out = {0, 0}
+local parts = {''}
 local chosen = 0
-for j = 1, #KEYS - 1 do
+local j = 0
+for id, limit in string.gmatch(ARGV[6], '([^\\30\\31]+)\\31(%d+)') do
+  j = j + 1
   if j > read and chosen > 0 then break end
-  local key, limit = KEYS[j + 1], tonumber(ARGV[5 + 2 * j])
+  limit = tonumber(limit)
+  local key = '"""
+    + PREFIX
+    + """w:' .. id
   local count = redis.call('HLEN', key)
+  local values = nil
   if j <= read or count >= limit then
-    local values = entries(key, stale)
+    values = entries(key, stale)
     count = #values
-    if j <= read then out[j + 2] = values end
+    if j <= read then parts[j + 1] = table.concat(values, '\\31') end
   end
   if chosen == 0 and count < limit then
     chosen = j
+    parts[1] = table.concat(values or entries(key, stale), '\\31')
     redis.call('HSET', key, ARGV[1], ARGV[2])
-    redis.call('SET', KEYS[1], ARGV[4 + 2 * j], 'PX', ARGV[3])
+    redis.call('SET', KEYS[1], id, 'PX', ARGV[3])
   end
 end
-out[2] = chosen
-return out
+return {0, chosen, table.concat(parts, '\\30')}
 """
 )
 
@@ -115,36 +126,42 @@ def reserve_args(
     ticket_id: str, offers: Sequence[SlotOffer], entry: InFlight, read: int, ttl_seconds: float
 ) -> tuple[list[str], list[str | int]]:
     ttl_ms = ttl_of(ttl_seconds)
-    keys = [reservation_key(ticket_id), *(worker_key(o.worker_id) for o in offers)]
+    packed = RS.join(f"{o.worker_id}{US}{o.limit}" for o in offers)
     args: list[str | int] = [
         ticket_id,
         entry_value(entry),
         ttl_ms,
         entry.reserved_at_ms - ttl_ms,
         read,
+        packed,
     ]
-    for offer in offers:
-        args += [offer.worker_id, offer.limit]
-    return keys, args
+    return [reservation_key(ticket_id)], args
 
 
 def reservation_of(reply: list[object], offers: Sequence[SlotOffer], read: int) -> Reservation:
-    if int(_int(reply[0])) == 1:
+    if _int(reply[0]) == 1:
         return Reservation(_text(reply[1]), already=True)
     chosen = _int(reply[1])
+    records = _text(reply[2]).split(RS)
     loads = {}
     for j, offer in enumerate(offers[:read]):
-        values = reply[j + 2] if j + 2 < len(reply) else []
-        loads[offer.worker_id] = load_of(values)
+        loads[offer.worker_id] = load_of(records[j + 1] if j + 1 < len(records) else "")
     if chosen == 0:
         return Reservation(None, loads=loads)
-    return Reservation(offers[chosen - 1].worker_id, index=chosen - 1, loads=loads)
+    worker = offers[chosen - 1].worker_id
+    loads[worker] = load_of(records[0])
+    return Reservation(worker, index=chosen - 1, loads=loads)
 
 
 def load_of(values: object) -> WorkerLoad:
+    """A worker's entries, from the packed string of RESERVE or the list of LOADS."""
+    if isinstance(values, list):
+        raws = [_text(v) for v in values]
+    else:
+        raws = [v for v in _text(values).split(US) if v]
     entries = []
-    for raw in values if isinstance(values, list) else []:
-        at, _, predicted = _text(raw).partition(":")
+    for raw in raws:
+        at, _, predicted = raw.partition(":")
         try:
             entries.append(InFlight(int(at), int(predicted or 0)))
         except ValueError:  # a hand-edited entry: it still takes a slot, with no known work
