@@ -65,6 +65,7 @@ from orchestrator_dynamic.services.discovery import CachedDiscovery, Query
 
 log = structlog.get_logger(__name__)
 RESERVATION_TTL_S = 24 * 3600.0
+RANKED_MAX = 64  # rankings kept for reuse
 OFFER_CHUNK = 32  # offers per further ledger call once the close ones were all full
 
 
@@ -105,6 +106,11 @@ class IntelligentScheduler:
         )
         self._round_robin = itertools.count()
         self._clock = clock
+        # Ranking depends only on the discovery answer, the ticket's needs and its priority:
+        # reuse it while the (cached) answer is the same list object.
+        self._ranked: dict[
+            tuple[object, ...], tuple[list[WorkerProfile], tuple[Candidate, ...], Counter[str]]
+        ] = {}
 
     async def allocate(
         self,
@@ -168,14 +174,24 @@ class IntelligentScheduler:
     ) -> list[Candidate]:
         need = frozenset(ticket.required_capabilities)
         namespace = ticket_namespace(ticket)
-        out = []
-        for worker in workers:
-            reason = ineligibility(worker, need, ticket.security_level, namespace)
-            agent = agent_score(worker)
-            out.append(Candidate(worker, reason, agent, worker_score(agent, priority)))
-        _count_rejections(out)
-        # Best first; ties broken by id so the same fleet always gives the same answer.
-        out.sort(key=lambda c: (c.reason is not None, -c.score, c.worker.worker_id))
+        key = (id(workers), need, ticket.security_level, namespace, priority)
+        seen = self._ranked.get(key)
+        if seen is not None and seen[0] is workers:  # the same discovery answer, reused
+            out, kinds = list(seen[1]), seen[2]
+        else:
+            out = []
+            for worker in workers:
+                reason = ineligibility(worker, need, ticket.security_level, namespace)
+                agent = agent_score(worker)
+                out.append(Candidate(worker, reason, agent, worker_score(agent, priority)))
+            # Best first; ties broken by id so the same fleet always gives the same answer.
+            out.sort(key=lambda c: (c.reason is not None, -c.score, c.worker.worker_id))
+            kinds = Counter(reason_kind(c.reason) for c in out if c.reason is not None)
+            if len(self._ranked) >= RANKED_MAX:
+                self._ranked.clear()
+            self._ranked[key] = (workers, tuple(out), kinds)
+        for kind, count in kinds.items():
+            m.REJECTIONS.labels(kind).inc(count)
         if not smart:
             out = self._rotate(out)
         return out
@@ -313,12 +329,6 @@ async def release_ended(scheduler: Scheduler, tickets: Iterable[ExecutionTicket]
             await scheduler.release(ticket.ticket_id, worker_id)
         except CacheUnavailable as exc:  # the reservation's TTL frees the slot eventually
             log.warning("release_failed", ticket_id=ticket.ticket_id, reason=str(exc))
-
-
-def _count_rejections(ranked: list[Candidate]) -> None:
-    kinds = Counter(reason_kind(c.reason) for c in ranked if c.reason is not None)
-    for kind, count in kinds.items():
-        m.REJECTIONS.labels(kind).inc(count)
 
 
 def ml_priority(

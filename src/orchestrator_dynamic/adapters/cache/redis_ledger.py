@@ -18,6 +18,7 @@ from orchestrator_dynamic.domain.queueing import InFlight, WorkerLoad
 
 PREFIX = "ledger:{slots}:"
 US, RS = "\x1f", "\x1e"  # field and record separators of the packed offers
+IDLE = WorkerLoad()
 
 # Drops the stale entries of one worker's hash; returns its entries' values and its count.
 _PRUNE = """
@@ -155,10 +156,9 @@ def reservation_of(reply: list[object], offers: Sequence[SlotOffer], read: int) 
 
 def load_of(values: object) -> WorkerLoad:
     """A worker's entries, from the packed string of RESERVE or the list of LOADS."""
-    if isinstance(values, list):
-        raws = [_text(v) for v in values]
-    else:
-        raws = [v for v in _text(values).split(US) if v]
+    if not values:
+        return IDLE
+    raws = [_text(v) for v in values] if isinstance(values, list) else _text(values).split(US)
     entries = []
     for raw in raws:
         at, _, predicted = raw.partition(":")
