@@ -11,7 +11,7 @@ import pytest
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
-from tests.scheduling_factory import T0
+from tests.scheduling_factory import T0, ticket, worker
 from tests.scheduling_queue import LONG_MS, SLOTS, fleet, long_ticket, urgent_ticket
 
 pytestmark = pytest.mark.integration
@@ -59,3 +59,25 @@ async def test_a_replica_sees_the_others_predicted_work_and_meets_the_deadline(
     finally:
         await cache_a.stop()
         await cache_b.stop()
+
+
+async def test_offers_beyond_the_first_call_are_reserved_in_chunks_on_redis(
+    redis_port: int,
+) -> None:
+    cap, tag = f"cap-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:6]
+    registry = BuiltinRegistry()
+    for i in range(15):  # one slot each, distinct scores; tolerance 0: the top 10 are read
+        await registry.register(
+            worker(f"w{i:02d}-{tag}", {cap}, max_tasks=1, success_rate=1 - i / 100)
+        )
+    cache = RedisCache([("127.0.0.1", redis_port)])
+    await cache.start()
+    try:
+        config = SchedulerConfig(cache_ttl_seconds=0, score_tolerance=0.0)
+        sched = IntelligentScheduler(registry, cache, config)
+        picks = [await sched.allocate(ticket(capabilities=[cap]), T0) for _ in range(16)]
+        assert [p.worker_id for p in picks[:15]] == [f"w{i:02d}-{tag}" for i in range(15)]
+        assert picks[15].method == "unassigned"
+        assert picks[12].explanation["queue"]["in_flight"] == 0
+    finally:
+        await cache.stop()

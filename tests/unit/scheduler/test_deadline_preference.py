@@ -11,7 +11,7 @@ from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.observability import scheduler_metrics as m
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler, SchedulerConfig
-from tests.scheduling_factory import T0, ticket
+from tests.scheduling_factory import T0, ticket, worker
 from tests.scheduling_queue import LONG_MS, SLOTS, fleet, long_ticket, urgent_ticket
 
 
@@ -114,3 +114,18 @@ async def test_round_robin_ignores_the_deadline() -> None:
     sched = await scheduler(cap, intelligent=False)  # type: ignore[arg-type]
     picks = [(await sched.allocate(urgent_ticket(cap), T0)).worker_id for _ in range(4)]
     assert picks == ["best", "close", "best", "close"]
+
+
+async def test_when_every_offer_read_is_full_the_next_ones_are_offered_in_chunks() -> None:
+    registry = BuiltinRegistry()
+    for i in range(15):  # distinct scores, one slot each; tolerance 0: only the top 10 are read
+        await registry.register(worker(f"w{i:02d}", {"one"}, max_tasks=1, success_rate=1 - i / 100))
+    sched = IntelligentScheduler(
+        registry, MemoryCache(), SchedulerConfig(cache_ttl_seconds=0.0, score_tolerance=0.0)
+    )
+    picks = [await sched.allocate(ticket(capabilities=["one"]), T0) for _ in range(16)]
+    assert [p.worker_id for p in picks[:15]] == [f"w{i:02d}" for i in range(15)]
+    assert (picks[15].worker_id, picks[15].method) == (None, "unassigned")
+    eleventh = picks[10].explanation
+    assert eleventh["queue"]["in_flight"] == 0  # its own load was read with its reservation
+    assert [c["reason"] for c in eleventh["candidates"]] == ["at capacity"] * 10
