@@ -39,6 +39,7 @@ from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
 from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
 from orchestrator_dynamic.domain.ports import (
     Cache,
+    LedgerCache,
     MessageBus,
     ModelRegistry,
     Publisher,
@@ -67,6 +68,7 @@ if TYPE_CHECKING:
     from orchestrator_dynamic.services.ml.predictor import MLPredictor
 
 log = structlog.get_logger(__name__)
+LOCAL_DISCOVERY_S = 1.0  # discovery answers kept in process over a shared cache
 
 
 def now_ms() -> int:
@@ -203,7 +205,7 @@ async def open_store(settings: Settings, stack: AsyncExitStack) -> Store:
     return store
 
 
-async def open_cache(settings: Settings, stack: AsyncExitStack) -> Cache:
+async def open_cache(settings: Settings, stack: AsyncExitStack) -> LedgerCache:
     if not settings.redis_cluster_nodes:
         return MemoryCache()
     cache = RedisCache(
@@ -231,12 +233,15 @@ async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack)
     )
 
 
-def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: Cache) -> Scheduler:
+def build_scheduler(settings: Settings, registry: WorkerRegistry, cache: LedgerCache) -> Scheduler:
     config = SchedulerConfig(
         weights=settings.priority_weights(),
         intelligent=settings.enable_intelligent_scheduler,
         max_results=settings.service_registry_max_results,
         cache_ttl_seconds=settings.service_registry_cache_ttl_seconds,
+        score_tolerance=settings.scheduler_deadline_score_tolerance,
+        # A shared (Redis) cache costs a round trip per read: keep answers for a second here.
+        local_discovery_seconds=LOCAL_DISCOVERY_S if settings.redis_cluster_nodes else 0.0,
     )
     return IntelligentScheduler(registry, cache, config)
 

@@ -218,6 +218,10 @@ class Settings(BaseSettings):
     demo_worker_failure_rate: float = Field(0.0, ge=0, le=1)
     demo_worker_speed: float = Field(0.001, ge=0)
 
+    # -- scheduler: among eligible workers scoring within this of the best, C3 prefers the one
+    # on which the ticket's predicted completion meets its deadline (0 = the score alone)
+    scheduler_deadline_score_tolerance: float = Field(0.05, ge=0, le=1)
+
     # ------------------------------------------------------------ validators
 
     @field_validator("api_tokens", mode="before")

@@ -14,11 +14,14 @@ from tests.e2e.service import Service
 pytestmark = pytest.mark.e2e
 DECISIONS = Path(__file__).parent.parent / "fixtures" / "decisions"
 EXPLAIN_KEYS = {
-    "ticket_id", "worker_id", "allocation_method", "priority_score", "candidates", "filtered_out"
+    "ticket_id", "worker_id", "allocation_method", "priority_score", "candidates", "filtered_out",
+    "queue",
 }  # fmt: skip
 FLEET = {f"demo-agent-{i}" for i in range(1, 5)}
 CANDIDATE_KEYS = {
-    "worker_id", "capabilities", "health", "eligible", "reason", "agent_score", "worker_score"
+    "worker_id", "capabilities", "health", "eligible", "reason", "agent_score", "worker_score",
+    "in_flight", "predicted_queue_ms", "predicted_load_pct", "predicted_completion_ms",
+    "meets_deadline",
 }  # fmt: skip
 
 
@@ -46,6 +49,8 @@ def test_explain_says_why_each_ticket_went_where(service: Service) -> None:
         assert rows[0]["worker_id"] == doc["worker_id"] and rows[0]["eligible"]
         for c in rows:
             assert c["eligible"] == (c["reason"] is None)
+            assert (c["predicted_queue_ms"] is not None) == c["eligible"]
+        assert doc["queue"]["duration_source"] in ("estimate", "none")  # ML is off here
         # Every worker of the fleet is either a candidate or filtered out with a reason.
         dropped = {w["worker_id"]: w["reason"] for w in doc["filtered_out"]}
         assert {c["worker_id"] for c in rows} | set(dropped) >= FLEET
@@ -58,6 +63,7 @@ def test_explain_says_why_each_ticket_went_where(service: Service) -> None:
     }
     table = service.cli("explain", ticket["ticket_id"])
     assert table.returncode == 0 and "Candidates, best first" in table.stdout
+    assert "queue ms" in table.stdout and "Pick: best score meets the deadline" in table.stdout
     assert "Filtered out" in table.stdout and "missing capabilities" in table.stdout
 
 

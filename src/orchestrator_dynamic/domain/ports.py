@@ -17,6 +17,7 @@ from orchestrator_dynamic.domain.model import (
     ExecutionTicket,
     SecurityLevel,
 )
+from orchestrator_dynamic.domain.queueing import InFlight, WorkerLoad
 from orchestrator_dynamic.domain.scoring import PriorityWeights, WorkerProfile
 from orchestrator_dynamic.domain.workflows import WorkflowView
 
@@ -180,6 +181,65 @@ class Cache(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class SlotOffer:
+    """A worker C3 would place a ticket on, and how many tickets it may hold at once."""
+
+    worker_id: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """What one reservation call did. ``already``: the ticket was held before the call (a
+    retried C3), by ``worker_id``. Otherwise ``index`` is the offer reserved (None when every
+    offer was full) and ``loads`` what the first ``read`` offers, and the reserved one, held
+    just before the call."""
+
+    worker_id: str | None
+    already: bool = False
+    index: int | None = None
+    loads: dict[str, WorkerLoad] = field(default_factory=dict)
+
+
+class CapacityLedger(Protocol):
+    """Which worker holds which ticket, and the predicted work each worker holds. Each call is
+    atomic and, on Redis, one round trip, so replicas sharing it never overfill a worker."""
+
+    async def reserve(
+        self,
+        ticket_id: str,
+        offers: Sequence[SlotOffer],
+        entry: InFlight,
+        *,
+        read: int,
+        ttl_seconds: float,
+    ) -> Reservation:
+        """Hold ``ticket_id`` on the first offer with room (best first), recording ``entry``;
+        a ticket already held keeps its worker. Entries older than ``ttl_seconds`` before
+        ``entry.reserved_at_ms`` are dropped as leaked (their reservation expired)."""
+        ...
+
+    async def move(
+        self, ticket_id: str, from_worker: str, to: SlotOffer, entry: InFlight, ttl_seconds: float
+    ) -> str | None:
+        """Move the ticket from ``from_worker`` to ``to`` when it still holds it there and
+        ``to`` has room; returns the worker holding it afterwards."""
+        ...
+
+    async def release_slot(self, ticket_id: str, worker_id: str) -> bool:
+        """Give the ticket's slot on ``worker_id`` back; True only for the call that did."""
+        ...
+
+    async def loads(self, worker_ids: Sequence[str]) -> dict[str, WorkerLoad]:
+        """What each worker holds now."""
+        ...
+
+
+class LedgerCache(Cache, CapacityLedger, Protocol):
+    """A cache that also keeps the capacity ledger (both adapters do)."""
+
+
 # ---------------------------------------------------------------- worker registry
 
 
@@ -216,6 +276,7 @@ class Allocation:
     method: str
     priority_score: float
     explanation: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)  # extra ticket metadata (strings)
 
 
 class Scheduler(Protocol):

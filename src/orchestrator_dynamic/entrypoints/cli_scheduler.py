@@ -26,6 +26,26 @@ CANDIDATE_FIELDS = (
     "reason",
     "agent_score",
     "worker_score",
+    # the queue estimate (null for workers whose load C3 did not read, see Scheduler)
+    "in_flight",
+    "predicted_queue_ms",
+    "predicted_load_pct",
+    "predicted_completion_ms",
+    "meets_deadline",
+)
+QUEUE_FIELDS = (
+    "deadline_ms",
+    "ticket_duration_ms",
+    "duration_source",
+    "score_tolerance",
+    "close",
+    "changed",
+    "score_pick",
+    "reason",
+    "predicted_queue_ms",
+    "predicted_load_pct",
+    "predicted_completion_ms",
+    "meets_deadline",
 )
 
 
@@ -45,7 +65,13 @@ def explain_doc(
         "priority_score": float(score) if score is not None else None,
         "candidates": candidates,
         "filtered_out": filtered_out(ticket, candidates, fleet) if allocation else [],
+        "queue": _queue(allocation.get("queue")),
     }
+
+
+def _queue(doc: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The deadline reasoning (None for allocations made before C3 recorded it)."""
+    return {k: doc.get(k) for k in QUEUE_FIELDS} if doc else None
 
 
 def filtered_out(
@@ -113,18 +139,40 @@ def explain_command(
             c["health"],
             c["agent_score"],
             c["worker_score"],
+            _or_dash(c["predicted_queue_ms"]),
+            _or_dash(c["predicted_load_pct"]),
+            _or_dash(c["predicted_completion_ms"]),
+            _or_dash(c["meets_deadline"]),
         )
         for c in doc["candidates"]
         if c["eligible"]
     ]
     if rows:
         columns = ["worker", "capabilities", "health", "agent", "score"]
+        columns += ["queue ms", "load %", "completes at", "meets deadline"]
         console.print(table("Candidates, best first", columns, rows))
     else:
         console.print("No eligible candidate.")
+    if doc["queue"]:
+        _print_queue(doc["queue"])
     if doc["filtered_out"]:
         dropped = [(w["worker_id"], w["reason"], w["by"]) for w in doc["filtered_out"]]
         console.print(table("Filtered out", ["worker", "reason", "by"], dropped))
+
+
+def _or_dash(value: object) -> object:
+    return "-" if value is None else value
+
+
+def _print_queue(queue: dict[str, Any]) -> None:
+    console.print(
+        f"Deadline {queue['deadline_ms']}: the ticket takes {queue['ticket_duration_ms']} ms "
+        f"({queue['duration_source']}); scores within {queue['score_tolerance']} are close: "
+        f"{', '.join(queue['close'] or []) or 'none'}.",
+        markup=False,
+    )
+    moved = f" (instead of {queue['score_pick']})" if queue["changed"] else ""
+    console.print(f"Pick{moved}: {queue['reason']}.", markup=False)
 
 
 def workers_command(

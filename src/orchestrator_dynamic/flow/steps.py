@@ -388,6 +388,7 @@ def _view(
         metadata["worker_id"] = allocation.worker_id
     if allocation.explanation:
         metadata["allocation_explanation"] = _compact(allocation.explanation)
+    metadata.update(allocation.metadata)  # the chosen worker's predicted queue and load
     if flags:
         metadata["policy_flags"] = _compact(flags)
     metadata.update(ml_steps.prediction_metadata(ticket))

@@ -79,3 +79,7 @@ LAST_TRAINING = Gauge(
     "orchestration_ml_last_training_timestamp_seconds",
     "When the models were last trained successfully (unix seconds)",
 )
+DRIFT_RETRAININGS = Counter(
+    "orchestration_ml_drift_retrainings_total",
+    "Training runs started because the live MAE% drifted above ML_DURATION_ERROR_THRESHOLD",
+)

@@ -45,3 +45,7 @@ FALLBACKS = Counter(
     "orchestration_scheduler_fallback_total",
     "Allocations made from the last known healthy workers while the registry was down",
 )
+DEADLINE_PREFERENCES = Counter(
+    "orchestration_scheduler_deadline_preferences_total",
+    "Allocations moved from the best-scored worker to a close one predicted to meet the deadline",
+)

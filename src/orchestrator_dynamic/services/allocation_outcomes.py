@@ -50,6 +50,10 @@ def outcome_doc(ticket: ExecutionTicket) -> dict[str, Any] | None:
         "worker_score": chosen.get("worker_score"),
         # The model's prediction when C3 made one, else the plan's estimate.
         "predicted_duration_ms": _predicted(ticket),
+        # The chosen worker's queue and load as C3 predicted them (None before C3 did).
+        "predicted_queue_ms": _number(ticket.metadata.get("predicted_queue_ms")),
+        "predicted_load_pct": _number(ticket.metadata.get("predicted_load_pct")),
+        "queue_duration_source": ticket.metadata.get("queue_duration_source"),
         "actual_duration_ms": ticket.actual_duration_ms,
         "success": ticket.status in RAN,
         "retry_count": ticket.retry_count,
@@ -60,6 +64,13 @@ def outcome_doc(ticket: ExecutionTicket) -> dict[str, Any] | None:
 def _predicted(ticket: ExecutionTicket) -> float | int | None:
     predicted = predictions_of(ticket.metadata)
     return round(predicted.duration_ms) if predicted else ticket.estimated_duration_ms
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
 
 
 def _chosen_candidate(explanation: str | None, worker_id: str) -> dict[str, Any]:

@@ -91,6 +91,10 @@ async def test_tickets_carry_predictions_anomalies_are_boosted_and_feedback_flow
             anomaly=predicted.anomaly.is_anomaly,
         )
         assert float(ticket.metadata["priority_score"]) == pytest.approx(boosted, abs=1e-4)
+        # C3's queue and load on the chosen worker, from the predictions of what it holds.
+        assert int(ticket.metadata["predicted_queue_ms"]) >= 0
+        assert 0 <= float(ticket.metadata["predicted_load_pct"]) <= 100
+        assert ticket.metadata["queue_duration_source"] == predicted.source
         if predicted.anomaly.is_anomaly:
             flagged += 1
             assert boosted > base

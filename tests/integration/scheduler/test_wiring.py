@@ -14,6 +14,7 @@ from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
 from orchestrator_dynamic.settings import Settings, SettingsError, load_settings
 from tests.scheduling_factory import T0, ticket, worker
+from tests.scheduling_queue import fleet, long_ticket, urgent_ticket
 from tests.servers.service_registry import RegistryServer
 
 pytestmark = pytest.mark.integration
@@ -85,3 +86,19 @@ async def test_round_robin_when_the_intelligent_scheduler_is_off() -> None:
     assert [(p.worker_id, p.method) for p in picks] == [
         ("a", "round_robin"), ("b", "round_robin"), ("a", "round_robin"), ("b", "round_robin")
     ]  # fmt: skip
+
+
+async def test_the_deadline_tolerance_is_read_from_settings() -> None:
+    for tolerance, expected in ((0.0, "best"), (0.05, "close")):
+        settings = load_settings(scheduler_deadline_score_tolerance=tolerance)
+        async with AsyncExitStack() as stack:
+            cache = await bootstrap.open_cache(settings, stack)
+            registry = await bootstrap.open_registry(settings, cache, stack)
+            for w in fleet("dl"):
+                await registry.register(w)
+            scheduler = bootstrap.build_scheduler(settings, registry, cache)
+            for _ in range(3):
+                await scheduler.allocate(long_ticket("dl"), T0)
+            assert (await scheduler.allocate(urgent_ticket("dl"), T0)).worker_id == expected
+    with pytest.raises(SettingsError, match="SCHEDULER_DEADLINE_SCORE_TOLERANCE"):
+        load_settings(scheduler_deadline_score_tolerance=1.5)

@@ -31,6 +31,7 @@ async def allocated(status: TicketStatus) -> ExecutionTicket:
         "allocation_method": a.method,
         "priority_score": f"{a.priority_score:.4f}",
         "allocation_explanation": json.dumps(a.explanation),
+        **a.metadata,
     }
     return t.model_copy(
         update={
@@ -60,6 +61,9 @@ async def test_outcome_of_a_completed_ticket() -> None:
         "agent_score": best["agent_score"],
         "worker_score": best["worker_score"],
         "predicted_duration_ms": 2_000,
+        "predicted_queue_ms": 0.0,
+        "predicted_load_pct": 0.0,
+        "queue_duration_source": "estimate",
         "actual_duration_ms": 3_500,
         "success": True,
         "retry_count": 0,
@@ -85,3 +89,27 @@ async def test_published_keyed_by_ticket_and_a_bus_outage_is_not_fatal() -> None
     lost = OUTCOMES.labels("lost")._value.get()
     assert await publish_outcomes(bus, TOPIC, tickets) == 0
     assert OUTCOMES.labels("lost")._value.get() == lost + 1
+
+
+async def test_the_outcome_carries_the_chosen_workers_predicted_queue_and_load() -> None:
+    registry = BuiltinRegistry()
+    await registry.register(worker("solo", {"python"}, max_tasks=4))
+    sched = IntelligentScheduler(registry, MemoryCache(), SchedulerConfig(cache_ttl_seconds=0))
+    for _ in range(2):  # 2 x 8 s already on the worker: 4 s per slot ahead, 50 % of its slots
+        busy = ticket(capabilities=["python"], timeout_ms=600_000)
+        await sched.allocate(busy.model_copy(update={"estimated_duration_ms": 8_000}), T0)
+    t = ticket(capabilities=["python"]).model_copy(update={"estimated_duration_ms": 1_000})
+    a = await sched.allocate(t, T0)
+    done = t.model_copy(
+        update={
+            "metadata": {"worker_id": "solo", **a.metadata},
+            "status": TicketStatus.COMPLETED,
+            "actual_duration_ms": 1_200,
+        }
+    )
+    doc = outcome_doc(done)
+    assert doc is not None
+    assert (doc["predicted_queue_ms"], doc["predicted_load_pct"]) == (4_000.0, 50.0)
+    assert doc["queue_duration_source"] == "estimate"
+    legacy = outcome_doc(done.model_copy(update={"metadata": {"worker_id": "solo"}}))
+    assert legacy is not None and legacy["predicted_queue_ms"] is None

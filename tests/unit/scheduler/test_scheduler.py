@@ -98,11 +98,17 @@ async def test_picks_the_best_scored_worker_and_explains_why() -> None:
     assert doc["allocation_method"] == "intelligent"
     assert doc["priority_score"] == round(allocation.priority_score, 4)
     rows = {c["worker_id"]: c for c in doc["candidates"]}
-    # The explain contract's fields, plus what the security policy checked the worker against.
+    # The explain contract's fields, what the security policy checked the worker against, and
+    # (eligible workers whose load was read) the queue estimate.
+    queue_fields = {
+        "in_flight", "predicted_work_ms", "predicted_queue_ms", "predicted_load_pct",
+        "predicted_completion_ms", "meets_deadline",
+    }  # fmt: skip
     assert set(rows["good"]) == {
         "worker_id", "capabilities", "health", "eligible", "reason", "agent_score", "worker_score",
-        "security_level", "namespace",
+        "security_level", "namespace", *queue_fields,
     }  # fmt: skip
+    assert not queue_fields & set(rows["sick"])
     assert rows["good"]["eligible"] and rows["good"]["worker_score"] > rows["flaky"]["worker_score"]
     assert rows["sick"] == {**rows["sick"], "eligible": False, "reason": "unhealthy"}
     assert rows["full"]["reason"] == "at capacity (1/1)"

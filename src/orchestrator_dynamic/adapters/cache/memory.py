@@ -1,13 +1,19 @@
-"""In-process TTL cache with the same atomic operations as Redis (single event loop)."""
+"""In-process TTL cache with the same atomic operations as Redis (single event loop), and the
+capacity ledger."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 
+from orchestrator_dynamic.adapters.cache.memory_ledger import MemoryLedger
 
-class MemoryCache:
+
+class MemoryCache(MemoryLedger):
+    """The Cache port and the capacity ledger (``MemoryLedger``) of one process."""
+
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        super().__init__(clock)
         self._clock = clock
         self._items: dict[str, tuple[bytes, float | None]] = {}
 

@@ -2,20 +2,25 @@
 
 One node -> a plain client; several -> RedisCluster. Every operation is a single Redis command
 (GET, SET PX, SET NX PX, INCRBY, DEL), so each is atomic across orchestrator replicas; INCRBY
-keeps a key's TTL, like the in-process cache. Driver errors become CacheUnavailable.
+keeps a key's TTL, like the in-process cache. The capacity ledger's calls are one Lua script
+each (adapters/cache/redis_ledger.py): one round trip, atomic. Driver errors become
+CacheUnavailable.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.exceptions import RedisError
 
+from orchestrator_dynamic.adapters.cache import redis_ledger as ledger
 from orchestrator_dynamic.domain.errors import CacheUnavailable
+from orchestrator_dynamic.domain.ports import Reservation, SlotOffer
+from orchestrator_dynamic.domain.queueing import InFlight, WorkerLoad
 
 T = TypeVar("T")
 MAX_CONNECTIONS = 64
@@ -33,6 +38,10 @@ class RedisCache:
         self._nodes = list(nodes)
         self._client: Redis | RedisCluster = self._build(password or None, timeout_seconds)
         self._slots = asyncio.Semaphore(MAX_CONNECTIONS)
+        self._reserve = self._client.register_script(ledger.RESERVE)
+        self._move = self._client.register_script(ledger.MOVE)
+        self._release = self._client.register_script(ledger.RELEASE)
+        self._loads = self._client.register_script(ledger.LOADS)
 
     def _build(self, password: str | None, timeout: float) -> Redis | RedisCluster:
         if len(self._nodes) == 1:
@@ -94,6 +103,54 @@ class RedisCache:
 
     async def delete(self, key: str) -> bool:
         return int(await self._call(lambda: self._client.delete(key))) > 0
+
+    # ---------------------------------------------------------------- capacity ledger
+
+    async def reserve(
+        self,
+        ticket_id: str,
+        offers: Sequence[SlotOffer],
+        entry: InFlight,
+        *,
+        read: int,
+        ttl_seconds: float,
+    ) -> Reservation:
+        read = min(read, len(offers))
+        keys, args = ledger.reserve_args(ticket_id, offers, entry, read, ttl_seconds)
+        reply: list[Any] = await self._call(lambda: self._reserve(keys, args))
+        return ledger.reservation_of(reply, offers, read)
+
+    async def move(
+        self, ticket_id: str, from_worker: str, to: SlotOffer, entry: InFlight, ttl_seconds: float
+    ) -> str | None:
+        ttl_ms = ledger.ttl_of(ttl_seconds)
+        keys = [
+            ledger.reservation_key(ticket_id),
+            ledger.worker_key(from_worker),
+            ledger.worker_key(to.worker_id),
+        ]
+        args: list[str | int] = [
+            ticket_id,
+            from_worker,
+            to.worker_id,
+            to.limit,
+            ledger.entry_value(entry),
+            ttl_ms,
+            entry.reserved_at_ms - ttl_ms,
+        ]
+        holder = await self._call(lambda: self._move(keys, args))
+        return None if holder is None else holder.decode() if isinstance(holder, bytes) else holder
+
+    async def release_slot(self, ticket_id: str, worker_id: str) -> bool:
+        keys = [ledger.reservation_key(ticket_id), ledger.worker_key(worker_id)]
+        return int(await self._call(lambda: self._release(keys, [ticket_id, worker_id]))) > 0
+
+    async def loads(self, worker_ids: Sequence[str]) -> dict[str, WorkerLoad]:
+        if not worker_ids:
+            return {}
+        keys = [ledger.worker_key(w) for w in worker_ids]
+        reply: list[Any] = await self._call(lambda: self._loads(keys))
+        return {w: ledger.load_of(v) for w, v in zip(worker_ids, reply, strict=True)}
 
 
 def _ms(seconds: float) -> int:

@@ -35,6 +35,7 @@ class TrainingLoop:
     clock_ms: Callable[[], int]
     check_every_s: float = 60.0
     stats_ttl_s: float = 3600.0  # ML_FEATURE_CACHE_TTL_SECONDS: the heuristic's statistics
+    drift_min: int = 50  # completed tickets in the live MAE% before it may trigger a run
 
     async def refresh_stats(self) -> None:
         """Per-type statistics for the heuristic, from the store (cheap next to training)."""
@@ -57,11 +58,15 @@ class TrainingLoop:
                 await self.refresh_stats()
                 stats_at = time.monotonic()
             due = time.monotonic() - last >= self.interval_s
-            drifted = self.predictor.drifted(self.config.error_threshold * 100)
+            drifted = self.predictor.drifted(self.config.error_threshold * 100, self.drift_min)
             if due or drifted:
                 if drifted:
                     log.info("ml_drift_retraining", live_mae_pct=self.predictor.live_mae_pct)
+                    m.DRIFT_RETRAININGS.inc()
                 last = await self.train_once()
+                # The live errors judged the models before this run: a new drift needs new
+                # evidence, else a run that changes nothing would repeat at every check.
+                self.predictor.reset_live()
 
     async def train_once(self) -> float:
         """One training from the store; returns when it ran (monotonic), whatever happened."""
@@ -92,7 +97,8 @@ class TrainingLoop:
             duration_promoted=report.duration.promoted,
             anomaly_promoted=report.anomaly.promoted,
         )
-        if report.notes:  # the registry was down: use what was just trained, in this process
+        if report.notes or self.registry is None:
+            # No registry, or it was down: use what was just trained, in this process.
             self.predictor.use(trained.duration, trained.anomaly, report.duration.metrics)
         else:
             await self.predictor.refresh()

@@ -249,6 +249,10 @@ class MLPredictor:
         total = sum(a for _, a in self._live)
         return sum(e for e, _ in self._live) / len(self._live) / (total / len(self._live)) * 100
 
+    def reset_live(self) -> None:
+        """Forget the live errors: they judged the models before a retraining."""
+        self._live.clear()
+
     def drifted(self, threshold_pct: float, min_samples: int = 50) -> bool:
         live = self.live_mae_pct
         return live is not None and len(self._live) >= min_samples and live > threshold_pct
