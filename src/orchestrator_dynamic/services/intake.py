@@ -4,6 +4,12 @@ At-least-once and never stuck: an offset is committed only after the record was 
 workflow start acknowledged, the result signalled) or dead-lettered. Transient failures of a
 dependency are retried without committing, so nothing is lost; redelivery is harmless because
 workflow id = decision_id and results are de-duplicated by the workflow.
+
+Throughput: the records of one poll are handled concurrently by key (up to ``concurrency`` at
+once), each key's records one after the other in offset order, and records without a key one
+after the other as well (nothing says which of them may be reordered). The batch is committed
+once every record in it was handled or dead-lettered: one commit per partition, of its last
+record. A crash in the middle of a batch redelivers the whole batch, which is harmless as above.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from orchestrator_dynamic.services.dead_letters import DeadLetters
 log = structlog.get_logger(__name__)
 
 LAG_EVERY_S = 15.0
+# Records handled at once: enough to overlap the workflow starts' round trips (each a few ms),
+# few enough that a poll's worth of decisions does not flood the engine.
+CONCURRENCY = 16
 
 Decoder = Callable[[bytes], Awaitable[dict[str, Any]]]
 
@@ -57,11 +66,13 @@ class Consumer(ABC):
         dead_letters: DeadLetters,
         retry_initial_s: float = 0.5,
         retry_max_s: float = 30.0,
+        concurrency: int = CONCURRENCY,
     ) -> None:
         self._subscription = subscription
         self._dead_letters = dead_letters
         self._retry_initial_s = retry_initial_s
         self._retry_max_s = retry_max_s
+        self._slots = asyncio.Semaphore(max(1, concurrency))
         self.handled = 0
         self.dead_lettered = 0
 
@@ -85,11 +96,32 @@ class Consumer(ABC):
         batch = await self._subscription.poll(max_records, timeout_ms)
         for message in batch:
             metrics.MESSAGES_CONSUMED.labels(message.topic).inc()
-            await self._retrying(message, self._handle_or_dead_letter)
-            # The records after this one are already fetched: a failed commit is retried here
-            # rather than abandoning them (a lost commit only means a harmless redelivery later).
+        lanes = list(by_key(batch).values())
+        if len(lanes) == 1:
+            await self._lane(lanes[0])
+        elif lanes:
+            await self._lanes(lanes)
+        # Every record of the batch is handled or dead-lettered. A failed commit is retried
+        # here rather than abandoned (a lost commit only means a harmless redelivery later).
+        for message in last_per_partition(batch):
             await self._retrying(message, self._subscription.commit)
         return len(batch)
+
+    async def _lanes(self, lanes: list[list[BusMessage]]) -> None:
+        try:
+            async with asyncio.TaskGroup() as group:
+                for lane in lanes:
+                    group.create_task(self._lane(lane))
+        except BaseExceptionGroup as failed:
+            # What one record raised past its own handling (none is expected: see
+            # _handle_or_dead_letter) stops the batch as it did one record at a time.
+            raise failed.exceptions[0] from None
+
+    async def _lane(self, lane: list[BusMessage]) -> None:
+        """One key's records, in order; each takes one of the concurrency slots."""
+        for message in lane:
+            async with self._slots:
+                await self._retrying(message, self._handle_or_dead_letter)
 
     async def _handle_or_dead_letter(self, message: BusMessage) -> None:
         try:
@@ -150,7 +182,7 @@ class DecisionIntake(Consumer):
         dead_letters: DeadLetters,
         decode: Decoder,
         sink: DecisionSink,
-        **kwargs: float,
+        **kwargs: Any,
     ) -> None:
         super().__init__(subscription, dead_letters, **kwargs)
         self._decode = decode
@@ -177,7 +209,7 @@ class ResultIntake(Consumer):
         dead_letters: DeadLetters,
         decode: Decoder,
         sink: ResultSink,
-        **kwargs: float,
+        **kwargs: Any,
     ) -> None:
         super().__init__(subscription, dead_letters, **kwargs)
         self._decode = decode
@@ -194,6 +226,26 @@ class ResultIntake(Consumer):
         if not delivered:
             reason = f"unknown ticket_id {result.ticket_id}: no workflow owns it"
             raise MalformedMessage([Issue("result.unknown_ticket", reason, "ticket_id")])
+
+
+def by_key(batch: list[BusMessage]) -> dict[bytes | None, list[BusMessage]]:
+    """The batch in lanes by record key, each lane in the batch's (offset) order; records
+    without a key share one lane."""
+    lanes: dict[bytes | None, list[BusMessage]] = {}
+    for message in batch:
+        lanes.setdefault(message.key, []).append(message)
+    return lanes
+
+
+def last_per_partition(batch: list[BusMessage]) -> list[BusMessage]:
+    """The record with the highest offset of each (topic, partition): committing it commits
+    everything before it on its partition."""
+    last: dict[tuple[str, int], BusMessage] = {}
+    for message in batch:
+        where = (message.topic, message.partition)
+        if where not in last or message.offset > last[where].offset:
+            last[where] = message
+    return list(last.values())
 
 
 async def decoded(decode: Decoder, message: BusMessage) -> dict[str, Any]:

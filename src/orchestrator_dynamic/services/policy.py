@@ -14,11 +14,13 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import pydantic_core
 import structlog
+from prometheus_client import Counter
 
 from orchestrator_dynamic.domain.errors import Issue, PolicyContractMismatch, PolicyUnavailable
 from orchestrator_dynamic.domain.model import (
@@ -57,6 +59,7 @@ ALLOCATION_PACKAGES = (SECURITY_CONSTRAINTS,)
 # Every package some stage queries, each once.
 ALL_PACKAGES = tuple(dict.fromkeys(PLAN_PACKAGES + TICKET_PACKAGES + ALLOCATION_PACKAGES))
 PROBE_NOW_MS = 1_700_000_000_000
+RESULTS = ("allow", "deny", "error")  # of a package's evaluation, as the metrics count them
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,29 @@ def unavailable(package: str, exc: PolicyUnavailable) -> PolicyDecision:
     )
 
 
+def input_json(input_doc: Mapping[str, Any] | Sequence[Any]) -> str:
+    """An input as compact JSON, the same document ``json.dumps`` writes for JSON values (NaN
+    and big integers included), four times faster (pydantic-core's Rust encoder: encoding is a
+    third of an evaluation's cost otherwise). Pydantic models in it are written as their
+    ``model_dump(mode="json")``. What it cannot encode (a lone surrogate) goes through
+    ``json.dumps``, which escapes it."""
+    try:
+        return pydantic_core.to_json(input_doc, inf_nan_mode="constants").decode()
+    except (pydantic_core.PydanticSerializationError, UnicodeDecodeError):
+        return json.dumps(_plain(input_doc), separators=(",", ":"))
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with its pydantic models dumped to JSON values (for ``json.dumps``)."""
+    if isinstance(value, ExecutionTicket):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
 def digest(doc: Mapping[str, Any]) -> str:
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -224,6 +250,10 @@ class PolicyValidator:
         self._config = config or PolicyConfig()
         self._engine_name = engine_name
         self._config_input = self._config.as_input()
+        self._counters: dict[str, dict[str, Counter]] = {}
+        # Engines that take the input as JSON text (the embedded one) get it so: see input_text.
+        self._evaluate_json = getattr(engine, "evaluate_json", None)
+        self._config_json = input_json(self._config_input)
 
     async def validate_plan(
         self, plan: CognitivePlan, tickets: Sequence[ExecutionTicket], now_ms: int
@@ -241,11 +271,9 @@ class PolicyValidator:
         concurrent_tickets: int | None = None,
     ) -> Verdict:
         """C3, before scheduling: all four packages for one ticket."""
-        doc = self.input_document("ticket", now_ms, [ticket], context or PlanContext())
-        if concurrent_tickets is not None:
-            doc["concurrent_tickets"] = concurrent_tickets
+        extra = {} if concurrent_tickets is None else {"concurrent_tickets": concurrent_tickets}
         scope = Scope("ticket", ticket.workflow_id, ticket.ticket_id)
-        return await self._run(TICKET_PACKAGES, doc, scope, now_ms)
+        return await self._check(TICKET_PACKAGES, ticket, now_ms, context, extra, scope)
 
     async def validate_allocation(
         self,
@@ -255,10 +283,9 @@ class PolicyValidator:
         context: PlanContext | None = None,
     ) -> Verdict:
         """After scheduling: may this worker take this ticket?"""
-        doc = self.input_document("allocation", now_ms, [ticket], context or PlanContext())
-        doc["worker"] = dict(worker)
         scope = Scope("allocation", ticket.workflow_id, ticket.ticket_id)
-        return await self._run(ALLOCATION_PACKAGES, doc, scope, now_ms)
+        extra = {"worker": dict(worker)}
+        return await self._check(ALLOCATION_PACKAGES, ticket, now_ms, context, extra, scope)
 
     async def ping(self) -> None:
         """Readiness: the engine's own check."""
@@ -306,6 +333,47 @@ class PolicyValidator:
             **context.as_input(),
         }
 
+    def input_text(
+        self,
+        stage: str,
+        now_ms: int,
+        tickets: Sequence[ExecutionTicket],
+        context: PlanContext,
+        extra: Mapping[str, Any],
+    ) -> str:
+        """``input_document(...)`` with ``extra`` added, as JSON written straight from the
+        tickets' models, with the config's JSON written once: no intermediate documents (they
+        were half of the validator's own cost). Key order differs, which JSON ignores."""
+        rest = input_json({"stage": stage, "now_ms": now_ms, **context.as_input(), **extra})
+        return f'{{"config":{self._config_json},"tickets":{input_json(list(tickets))},{rest[1:]}'
+
+    async def _check(
+        self,
+        packages: Sequence[str],
+        ticket: ExecutionTicket,
+        now_ms: int,
+        context: PlanContext | None,
+        extra: Mapping[str, Any],
+        scope: Scope,
+    ) -> Verdict:
+        """One ticket's check; the input goes as JSON text to an engine that takes it."""
+        evaluate_json = self._evaluate_json
+        context = context or PlanContext()
+        if evaluate_json is None:
+            doc = {**self.input_document(scope.stage, now_ms, [ticket], context), **extra}
+            return await self._run(packages, doc, scope, now_ms)
+        text = self.input_text(scope.stage, now_ms, [ticket], context, extra)
+        start = time.perf_counter()
+        try:
+            results = [(d, False) for d in await evaluate_json(packages, text)]
+        except PolicyUnavailable as exc:
+            results = [(unavailable(p, exc), True) for p in packages]
+        seconds = (time.perf_counter() - start) / len(packages)
+        # The same digest as the document's: json.loads(text) is that document.
+        return await self._record(
+            packages, results, seconds, scope, now_ms, lambda: json.loads(text)
+        )
+
     async def _run(
         self, packages: Sequence[str], doc: dict[str, Any], scope: Scope, now_ms: int
     ) -> Verdict:
@@ -313,9 +381,24 @@ class PolicyValidator:
         results = await self._evaluate(packages, doc)
         # Engines that evaluate a batch report one latency: each package gets its share.
         seconds = (time.perf_counter() - start) / len(packages)
+        return await self._record(packages, results, seconds, scope, now_ms, lambda: doc)
+
+    async def _record(
+        self,
+        packages: Sequence[str],
+        results: list[tuple[PolicyDecision, bool]],
+        seconds: float,
+        scope: Scope,
+        now_ms: int,
+        document: Callable[[], Mapping[str, Any]],
+    ) -> Verdict:
+        """Metrics and the decision log of a check, then its verdict."""
         for package, (decision, failed) in zip(packages, results, strict=True):
             self._observe(package, decision, failed, seconds)
-            await self._log(package, doc, decision, seconds, scope, now_ms)
+        if self._store is not None:
+            input_digest = digest(document())  # once for all packages: it costs as much as one
+            for package, (decision, _) in zip(packages, results, strict=True):
+                await self._log(package, input_digest, decision, seconds, scope, now_ms)
         return Verdict(tuple((p, d) for p, (d, _) in zip(packages, results, strict=True)))
 
     async def _evaluate(
@@ -339,19 +422,25 @@ class PolicyValidator:
     def _observe(
         self, package: str, decision: PolicyDecision, failed: bool, seconds: float
     ) -> None:
-        name = package.rsplit("/", 1)[-1]
         result = "error" if failed else "allow" if decision.allow else "deny"
         policy_metrics.VALIDATION_DURATION.observe(seconds)
-        policy_metrics.VALIDATIONS.labels(name, result).inc()
-        for v in decision.violations:
-            policy_metrics.REJECTIONS.labels(name, v.rule, v.severity).inc()
-        if decision.warnings:
-            policy_metrics.WARNINGS.inc(len(decision.warnings))
+        counters = self._counters.get(package)
+        if counters is None:  # looking a labelled child up costs as much as the increment
+            name = package.rsplit("/", 1)[-1]
+            counters = {r: policy_metrics.VALIDATIONS.labels(name, r) for r in RESULTS}
+            self._counters[package] = counters
+        counters[result].inc()
+        if decision.violations or decision.warnings:
+            name = package.rsplit("/", 1)[-1]
+            for v in decision.violations:
+                policy_metrics.REJECTIONS.labels(name, v.rule, v.severity).inc()
+            if decision.warnings:
+                policy_metrics.WARNINGS.inc(len(decision.warnings))
 
     async def _log(
         self,
         package: str,
-        doc: Mapping[str, Any],
+        input_digest: str,
         decision: PolicyDecision,
         seconds: float,
         scope: Scope,
@@ -359,7 +448,6 @@ class PolicyValidator:
     ) -> None:
         if self._store is None:
             return
-        input_digest = digest(doc)
         record = {
             "policy": package,
             "stage": scope.stage,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -14,11 +15,17 @@ import regorus
 
 from orchestrator_dynamic.adapters.policy.documents import DECISION_RULE, short_error
 from orchestrator_dynamic.domain.errors import PolicyUnavailable
+from orchestrator_dynamic.services.policy import input_json
 
 PACKAGE = re.compile(r"^package\s+([\w.]+)", re.MULTILINE)
 DECISION = re.compile(rf"^{DECISION_RULE}\s*(:=|=|if\b|contains\b)", re.MULTILINE)
 # What the RVM says when an evaluation outgrows its fixed instruction budget.
 INSTRUCTION_LIMIT = "exceeded maximum instruction limit"
+# Inputs whose answers are kept (identical tickets: a retried or replayed check), and the
+# largest input kept: one ticket's input is about 1.3 KB, so the cache holds at most ~16 MB;
+# a whole plan checked at C1 is never identical twice and is not kept.
+ANSWER_CACHE_SIZE = 1024
+CACHED_INPUT_CHARS = 16_384
 
 
 def policy_files(directory: Path) -> list[Path]:
@@ -65,7 +72,7 @@ class CompiledPolicies:
     re-walks the rules on every query. Tests (``*_test.rego``) are not compiled in: they run
     on the interpreter (see rego_tests.py). Bound to the thread that built it, like regorus."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, answer_cache_size: int = ANSWER_CACHE_SIZE) -> None:
         # The interpreter names syntax errors by file, before compiling, and stays as the
         # fallback for inputs the VM's fixed instruction budget cannot finish (a whole plan of
         # a thousand tasks checked at C1): slower, but with no such budget.
@@ -84,37 +91,62 @@ class CompiledPolicies:
             ) from exc
         self._vm: regorus.Rvm | None = regorus.Rvm()
         self._vm.load_program(program)
+        # (entry points, input text) -> the answers' JSON texts. The program is deterministic
+        # (no data, no clock but input.now_ms), so an identical input gets the identical
+        # answer; a reload builds a new CompiledPolicies, so the cache goes with the program.
+        self._answers: OrderedDict[tuple[tuple[str, ...], str], tuple[str, ...]] = OrderedDict()
+        self._answer_cache_size = answer_cache_size
+        self.cache_hits = 0
 
     def release(self) -> None:
         """Drop the VM now, on this thread. regorus refuses to be freed from another thread,
         and the cyclic garbage collector may run on any thread (a driver's worker thread)."""
         self._vm = None
         self._interpreter = None
+        self._answers.clear()
 
     def decisions(self, entry_points: Sequence[str], input_doc: Mapping[str, Any]) -> list[Any]:
-        """The decision documents of several packages for one input (set once: the input
-        parse costs as much as a package's evaluation). Unknown package: PolicyUnavailable."""
+        """The decision documents of several packages for one input."""
+        return [json.loads(text) for text in self.answers(entry_points, input_json(input_doc))]
+
+    def answers(self, entry_points: Sequence[str], input_text: str) -> tuple[str, ...]:
+        """The decisions of several packages, as JSON texts, for one input given as JSON text
+        (set once: its parse costs as much as a package's evaluation). An input seen lately
+        is answered from memory. Unknown package: PolicyUnavailable."""
+        key = (tuple(entry_points), input_text)
+        cached = self._answers.get(key)
+        if cached is not None:
+            self._answers.move_to_end(key)
+            self.cache_hits += 1
+            return cached
+        texts = tuple(self._evaluate(key[0], input_text))
+        if len(input_text) <= CACHED_INPUT_CHARS and self._answer_cache_size > 0:
+            self._answers[key] = texts
+            if len(self._answers) > self._answer_cache_size:
+                self._answers.popitem(last=False)
+        return texts
+
+    def _evaluate(self, entry_points: Sequence[str], input_text: str) -> list[str]:
         for entry_point in entry_points:
             if entry_point not in self.entry_points:
                 raise PolicyUnavailable("policy", f"no policy defines {entry_point}")
         vm = self._vm
         if vm is None:
             raise PolicyUnavailable("policy", "the policy engine is closed")
-        text = json.dumps(input_doc, separators=(",", ":"))
         try:
-            vm.set_input_json(text)
-            return [json.loads(vm.execute_entry_point(e)) for e in entry_points]
+            vm.set_input_json(input_text)
+            return [vm.execute_entry_point(e) for e in entry_points]
         except RuntimeError as exc:
             if INSTRUCTION_LIMIT not in str(exc):
                 raise PolicyUnavailable("policy", f"evaluation failed: {short_error(exc)}") from exc
-        return self._interpret(entry_points, text)
+        return self._interpret(entry_points, input_text)
 
-    def _interpret(self, entry_points: Sequence[str], input_text: str) -> list[Any]:
+    def _interpret(self, entry_points: Sequence[str], input_text: str) -> list[str]:
         engine = self._interpreter
         if engine is None:
             raise PolicyUnavailable("policy", "the policy engine is closed")
         try:
             engine.set_input_json(input_text)
-            return [json.loads(engine.eval_rule_as_json(e)) for e in entry_points]
+            return [engine.eval_rule_as_json(e) for e in entry_points]
         except RuntimeError as exc:
             raise PolicyUnavailable("policy", f"evaluation failed: {short_error(exc)}") from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ OLDER_CONTRACT = (
 ANSWER_CHARS = 80
 
 
+@functools.cache  # a handful of package names, asked on every evaluation
 def rule_path(package: str) -> str:
     """``neuralhive/orchestrator/resource_limits`` -> ``data.neuralhive.orchestrator.resource_limits.decision``."""
     dotted = package.strip("/").replace("/", ".")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -13,6 +14,7 @@ import structlog
 import watchfiles
 
 from orchestrator_dynamic.adapters.policy.compile import (
+    ANSWER_CACHE_SIZE,
     PACKAGE,
     CompiledPolicies,
     fingerprint,
@@ -31,8 +33,12 @@ from orchestrator_dynamic.adapters.policy.documents import (
 from orchestrator_dynamic.domain.errors import PolicyContractMismatch, PolicyUnavailable
 from orchestrator_dynamic.domain.ports import PolicyDecision
 from orchestrator_dynamic.observability import policy_metrics
+from orchestrator_dynamic.services.policy import input_json
 
 log = structlog.get_logger(__name__)
+# Distinct (package, answer) pairs whose parsed decision is kept: answers repeat (most tickets
+# are allowed with the same flags), and parsing four answers costs a tenth of an evaluation.
+PARSED_CACHE_SIZE = 512
 OLDER = re.compile(rf"^{OLDER_RULE}\s*(:=|=|if\b|\{{)", re.MULTILINE)
 
 
@@ -44,10 +50,12 @@ class EmbeddedPolicyEngine:
 
     name = "embedded"
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, answer_cache_size: int = ANSWER_CACHE_SIZE) -> None:
         self._directory = directory
         self._fingerprint = fingerprint(directory)
-        self._compiled = CompiledPolicies(directory)
+        self._answer_cache_size = answer_cache_size
+        self._compiled = CompiledPolicies(directory, answer_cache_size)
+        self._parsed: dict[tuple[str, str], PolicyDecision] = {}
         self._watcher: asyncio.Task[None] | None = None
         self._stop = asyncio.Event()
         self.reloads = 0
@@ -66,13 +74,33 @@ class EmbeddedPolicyEngine:
     async def evaluate_many(
         self, packages: Sequence[str], input_doc: Mapping[str, Any]
     ) -> list[PolicyDecision]:
-        """Several packages over one input, the input set once."""
+        """Several packages over one input, the input encoded and set once."""
+        return await self.evaluate_json(packages, input_json(input_doc))
+
+    async def evaluate_json(self, packages: Sequence[str], input_text: str) -> list[PolicyDecision]:
+        """Several packages over one input given as JSON text (what the validator prepares);
+        an identical input (a retried check) is answered from the compiled policies' cache."""
+        compiled = self._compiled
+        hits = compiled.cache_hits
         try:
-            docs = self._compiled.decisions([rule_path(p) for p in packages], input_doc)
+            texts = compiled.answers([rule_path(p) for p in packages], input_text)
         except PolicyUnavailable:
             policy_metrics.EVALUATION_ERRORS.labels("evaluation").inc()
             raise
-        return [parse_decision(p, d) for p, d in zip(packages, docs, strict=True)]
+        if compiled.cache_hits != hits:
+            policy_metrics.CACHE_HITS.inc()
+        return [self._decision(p, t) for p, t in zip(packages, texts, strict=True)]
+
+    def _decision(self, package: str, text: str) -> PolicyDecision:
+        """The parsed answer; the same text always parses to the same (immutable) decision."""
+        key = (package, text)
+        decision = self._parsed.get(key)
+        if decision is None:
+            decision = parse_decision(package, json.loads(text))
+            if len(self._parsed) >= PARSED_CACHE_SIZE:
+                self._parsed.clear()  # answers naming tasks never repeat: start afresh
+            self._parsed[key] = decision
+        return decision
 
     async def check_contract(self, packages: Sequence[str], input_doc: Mapping[str, Any]) -> None:
         """Each package has a decision that answers the probe ``input_doc`` with our shape, or
@@ -112,7 +140,7 @@ class EmbeddedPolicyEngine:
     def reload(self) -> bool:
         """Recompile from disk; keep the old policies (and say so) when the new ones break."""
         try:
-            compiled = CompiledPolicies(self._directory)
+            compiled = CompiledPolicies(self._directory, self._answer_cache_size)
         except PolicyUnavailable as exc:
             self.reload_failures += 1
             policy_metrics.EVALUATION_ERRORS.labels("reload").inc()
