@@ -501,7 +501,7 @@ async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
         await runtime.bus.subscribe([settings.kafka_results_topic], group),
         dead_letters,
         decoder("ExecutionResult", registry),
-        runtime.gateway,
+        runtime.operations.results,
     )
     runtime.decision_intake, runtime.result_intake = decisions, results
     return {

@@ -8,11 +8,13 @@ hands them plain values (the small value objects below).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from limits import parse
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -222,14 +224,27 @@ class Settings(BaseSettings):
     # on which the ticket's predicted completion meets its deadline (0 = the score alone)
     scheduler_deadline_score_tolerance: float = Field(0.05, ge=0, le=1)
 
+    # -- API rate limits, per token (else per client address), per API replica
+    api_rate_limit_enabled: bool = True
+    api_rate_limit: str = "600/minute"  # operators' changes, the console's forms and sign-in
+    api_rate_limit_workers: str = "6000/minute"  # workers' results and heartbeats
+
     # ------------------------------------------------------------ validators
 
     @field_validator("api_tokens", mode="before")
     @classmethod
     def _tokens(cls, value: Any) -> Any:
-        tokens = _json(value, "a JSON object of token -> read|admin")
-        if not isinstance(tokens, dict) or any(v not in ("read", "admin") for v in tokens.values()):
-            raise ValueError('must be a JSON object like {"<token>": "read" | "admin"}')
+        tokens = _json(value, "a JSON object of token -> read|admin|worker:<id>")
+        shape = '{"<token>" | "sha256:<hex>": "read" | "admin" | "worker:<id>"}'
+        if not isinstance(tokens, dict) or not all(
+            isinstance(v, str) and _TOKEN_SCOPE.match(v) for v in tokens.values()
+        ):
+            raise ValueError(f"must be a JSON object like {shape}")
+        for key in tokens:
+            if key.startswith("sha256:") and not _DIGEST.match(key[len("sha256:") :]):
+                raise ValueError(
+                    "a sha256: entry needs the 64 hex digits of sha256sum of the token"
+                )
         return tokens
 
     @field_validator("scheduler_priority_weights", mode="before")
@@ -291,6 +306,15 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.upper()
+
+    @field_validator("api_rate_limit", "api_rate_limit_workers")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError as exc:
+            raise ValueError(f"must be a rate like 600/minute: {exc}") from exc
+        return value
 
     # ------------------------------------------------------------ value objects
 
@@ -357,6 +381,9 @@ def load_settings(**overrides: Any) -> Settings:
             lines.append(f"{name}: {err['msg']}")
         raise SettingsError("invalid configuration:\n  " + "\n  ".join(lines)) from exc
 
+
+_TOKEN_SCOPE = re.compile(r"^(read|admin|worker:\S.*)$")
+_DIGEST = re.compile(r"^[0-9a-fA-F]{64}$")
 
 SECRET_NAMES = ("password", "token", "secret")
 

@@ -256,3 +256,21 @@ def test_unknown_filter_values_are_refused_in_one_line(
     proc = cli(service, *args)
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and allowed in proc.stderr, proc.stderr
+
+
+def test_audit_lists_operator_actions_with_dates(service: Service, tmp_path: Path) -> None:
+    path = decision_file(service, tmp_path, "review-required", "dec-cli-audit")
+    assert cli(service, "submit", str(path), "--wait").returncode == 3  # awaiting approval
+    assert cli(service, "approve", "dec-cli-audit", "--reason", "audited").returncode == 0
+    assert cli(service, "cancel", "dec-cli-nobody", "--reason", "typo").returncode != 0
+    table = cli(service, "audit", "--target", "dec-cli-audit", env=KOLKATA)
+    assert table.returncode == 0, table.stderr
+    assert "approve" in table.stdout and "accepted" in table.stdout and "audited" in table.stdout
+    assert "+05:30" in table.stdout  # times as dates, in the local zone
+    code, rows = service.cli_json("audit", "--action", "cancel")
+    assert code == 0
+    refused = next(r for r in rows if r["target"] == "dec-cli-nobody")
+    assert refused["outcome"].startswith("refused: NotFound")
+    assert refused["source"] == "127.0.0.1" and refused["scope"] == "admin"
+    bad = cli(service, "audit", "--action", "delete")
+    assert bad.returncode == 2 and "--action" in bad.stderr

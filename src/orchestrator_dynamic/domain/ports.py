@@ -98,6 +98,8 @@ class Collection:
     INCIDENTS = "incidents"  # key incident_id: workflow_id, type, details, severity, timestamp
     TELEMETRY_BUFFER = "telemetry_buffer"  # key frame id: workflow_id, frame, retry_count
     POLICY_DECISIONS = "policy_decisions"  # key decision id: policy, input digest, result, ...
+    # key entry id: one operator action (approve, reject, cancel) with who, from where, on what
+    AUDIT = "operator_audit"
 
     ALL = (
         DECISIONS,
@@ -107,6 +109,7 @@ class Collection:
         INCIDENTS,
         TELEMETRY_BUFFER,
         POLICY_DECISIONS,
+        AUDIT,
     )
 
 

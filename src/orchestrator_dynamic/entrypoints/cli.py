@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from orchestrator_dynamic.entrypoints import cli_ops, cli_scheduler, cli_sla
+from orchestrator_dynamic.entrypoints.cli_audit import audit_command
 from orchestrator_dynamic.entrypoints.cli_config import config_command
 from orchestrator_dynamic.entrypoints.cli_history import history_app, store_app
 from orchestrator_dynamic.entrypoints.cli_ml import ml_app
@@ -32,6 +33,7 @@ app.command("list")(cli_ops.list_command)
 app.command("approve")(cli_ops.approve_command)
 app.command("reject")(cli_ops.reject_command)
 app.command("cancel")(cli_ops.cancel_command)
+app.command("audit")(audit_command)
 app.command("sla")(cli_sla.sla_command)
 app.command("explain")(cli_scheduler.explain_command)
 app.command("workers")(cli_scheduler.workers_command)

@@ -12,6 +12,7 @@ from orchestrator_dynamic.domain import plan_graph
 from orchestrator_dynamic.domain.errors import DependencyDown, NotFound, OrchestratorError
 from orchestrator_dynamic.domain.ports import Collection, Store
 from orchestrator_dynamic.domain.workflows import TERMINAL
+from orchestrator_dynamic.services.audit import LOCAL, Actor
 from orchestrator_dynamic.services.operations import Operations
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.workers import WorkerDirectory
@@ -156,12 +157,15 @@ class Console:
                 out.append({**row, "view": view})
         return out
 
-    async def decide(self, workflow_id: str, approve: bool, by: str, reason: str) -> None:
-        """Approve or reject exactly as the API does (the same signal, the same record)."""
+    async def decide(
+        self, workflow_id: str, approve: bool, by: str, reason: str, actor: Actor = LOCAL
+    ) -> None:
+        """Approve or reject exactly as the API does (the same signal, the same record, the
+        same audit entry with the console as its channel)."""
         if approve:
-            await self._ops.approve(workflow_id, by, reason)
+            await self._ops.approve(workflow_id, by, reason, actor)
         else:
-            await self._ops.reject(workflow_id, by, reason)
+            await self._ops.reject(workflow_id, by, reason, actor)
 
     # ------------------------------------------------------------ operations
 

@@ -34,6 +34,7 @@ from orchestrator_dynamic.domain.model import ExecutionResult
 from orchestrator_dynamic.domain.ports import BusMessage, Subscription
 from orchestrator_dynamic.observability import metrics, tracing
 from orchestrator_dynamic.services.dead_letters import DeadLetters
+from orchestrator_dynamic.services.results import Disposition, Outcome
 
 log = structlog.get_logger(__name__)
 
@@ -54,7 +55,9 @@ class DecisionSink(Protocol):
 
 
 class ResultSink(Protocol):
-    async def deliver(self, result: ExecutionResult) -> bool: ...
+    async def take(
+        self, result: ExecutionResult, channel: str, worker_id: str | None = None
+    ) -> Outcome: ...
 
 
 class Consumer(ABC):
@@ -222,10 +225,12 @@ class ResultIntake(Consumer):
             {"ticket_id": result.ticket_id, "worker_id": result.agent_id}
         )
         with _consuming(message, parent, attributes):
-            delivered = await self._sink.deliver(result)
-        if not delivered:
-            reason = f"unknown ticket_id {result.ticket_id}: no workflow owns it"
-            raise MalformedMessage([Issue("result.unknown_ticket", reason, "ticket_id")])
+            outcome = await self._sink.take(result, "bus")
+        # Duplicates, late and finished-ticket results are only counted (see services/results);
+        # a result nobody owns is kept on the DLQ with the reason.
+        if outcome.disposition is Disposition.UNKNOWN_TICKET:
+            issue = Issue("result.unknown_ticket", outcome.detail, "ticket_id")
+            raise MalformedMessage([issue])
 
 
 def by_key(batch: list[BusMessage]) -> dict[bytes | None, list[BusMessage]]:

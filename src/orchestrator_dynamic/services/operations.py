@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import structlog
@@ -26,12 +26,20 @@ from orchestrator_dynamic.domain.model import CognitivePlan, ConsolidatedDecisio
 from orchestrator_dynamic.domain.ports import BusMessage, Collection, Store, WorkflowEngine
 from orchestrator_dynamic.domain.workflows import Submission, WorkflowStatus
 from orchestrator_dynamic.observability import metrics
+from orchestrator_dynamic.services.audit import (
+    LOCAL,
+    Actor,
+    audit_entries,
+    audit_record,
+    record_action,
+)
 from orchestrator_dynamic.services.decision_ledger import (
     DECISION_FIELDS,
     record_cancel_request,
     record_dead_letter,
     record_decision,
 )
+from orchestrator_dynamic.services.results import Disposition, Outcome, ResultDesk
 
 log = structlog.get_logger(__name__)
 
@@ -48,6 +56,7 @@ class Operations:
         self._store = store
         self._clock = clock
         self._verify_hash = verify_hash
+        self.results = ResultDesk(gateway, store)
 
     # ------------------------------------------------------------ decisions
 
@@ -135,18 +144,71 @@ class Operations:
             rows = [r for r in rows if r["status"] == status.upper()][offset : offset + limit]
         return rows
 
-    async def approve(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
-        return asdict(await self._gateway.decide(workflow_id, True, by, reason))
+    async def approve(
+        self, workflow_id: str, by: str, reason: str, actor: Actor = LOCAL
+    ) -> dict[str, Any]:
+        return await self._audited("approve", workflow_id, by, reason, actor)
 
-    async def reject(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
-        return asdict(await self._gateway.decide(workflow_id, False, by, reason))
+    async def reject(
+        self, workflow_id: str, by: str, reason: str, actor: Actor = LOCAL
+    ) -> dict[str, Any]:
+        return await self._audited("reject", workflow_id, by, reason, actor)
 
-    async def cancel(self, workflow_id: str, by: str, reason: str) -> dict[str, Any]:
+    async def cancel(
+        self, workflow_id: str, by: str, reason: str, actor: Actor = LOCAL
+    ) -> dict[str, Any]:
         """Request cancellation with the operator's reason; the ledger keeps who and why."""
-        view = await self._gateway.cancel(workflow_id, reason, by)
-        await record_cancel_request(self._store, workflow_id, by, reason, self._clock())
-        log.info("workflow_cancel_requested", workflow_id=workflow_id, by=by, reason=reason)
-        return asdict(view)
+        return await self._audited("cancel", workflow_id, by, reason, actor)
+
+    async def _audited(
+        self, action: str, workflow_id: str, by: str, reason: str, actor: Actor
+    ) -> dict[str, Any]:
+        """Do the operator action and put it in the audit trail, accepted or refused."""
+        try:
+            view = await self._operator_action(action, workflow_id, by, reason)
+        except Exception as exc:
+            outcome = f"refused: {type(exc).__name__}: {exc}"
+            await self._audit(action, workflow_id, replace(actor, by=by), reason, outcome)
+            raise
+        await self._audit(action, workflow_id, replace(actor, by=by), reason, "accepted")
+        return view
+
+    async def _operator_action(
+        self, action: str, workflow_id: str, by: str, reason: str
+    ) -> dict[str, Any]:
+        if action == "cancel":
+            view = await self._gateway.cancel(workflow_id, reason, by)
+            await record_cancel_request(self._store, workflow_id, by, reason, self._clock())
+            log.info("workflow_cancel_requested", workflow_id=workflow_id, by=by, reason=reason)
+            return asdict(view)
+        return asdict(await self._gateway.decide(workflow_id, action == "approve", by, reason))
+
+    async def _audit(
+        self, action: str, target: str, actor: Actor, reason: str, outcome: str
+    ) -> None:
+        record = audit_record(action, target, actor, reason, outcome, self._clock())
+        await record_action(self._store, record)
+        log.info(
+            "operator_action",
+            action=action,
+            target=target,
+            scope=actor.scope,
+            token_id=actor.token_id,
+            source=actor.source,
+            outcome=outcome,
+        )
+
+    async def audit(
+        self,
+        action: str | None,
+        target: str | None,
+        since_ms: int | None,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        return await audit_entries(
+            self._store, action=action, target=target, since_ms=since_ms, limit=limit, offset=offset
+        )
 
     # ------------------------------------------------------------ tickets
 
@@ -163,13 +225,18 @@ class Operations:
             "policy_decisions": policies,
         }
 
-    async def report_result(self, ticket_id: str, doc: bytes | dict[str, Any]) -> None:
+    async def report_result(
+        self, ticket_id: str, doc: bytes | dict[str, Any], worker_id: str | None = None
+    ) -> Outcome:
+        """A result over HTTP; ``worker_id`` when a worker token sent it (its own tickets only)."""
         result = parse_result(doc)
         if result.ticket_id != ticket_id:
             message = f"ticket_id {result.ticket_id!r} differs from the URL's {ticket_id!r}"
             raise MalformedMessage([Issue("result.ticket_mismatch", message, "ticket_id")])
-        if not await self._gateway.deliver(result):
+        outcome = await self.results.take(result, "api", worker_id)
+        if outcome.disposition is Disposition.UNKNOWN_TICKET:
             raise NotFound(f"no running workflow owns ticket {ticket_id}")
+        return outcome
 
     # ------------------------------------------------------------ incidents
 

@@ -85,7 +85,7 @@ class IntakeRig:
     async def result_intake(self) -> ResultIntake:
         sub = await self.bus.subscribe([self.topics.results], self.topics.group)
         return ResultIntake(
-            sub, self.dead_letters, decode_result, self.flow.gateway, retry_initial_s=0.05
+            sub, self.dead_letters, decode_result, self.operations.results, retry_initial_s=0.05
         )
 
     async def drain(self, intake: Any, total: int, timeout_s: float = 60) -> None:

@@ -19,6 +19,7 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
         ("retry_count", "buffered_at"),
     ),
     Collection.POLICY_DECISIONS: (("ticket_id",), ("workflow_id",)),
+    Collection.AUDIT: (("target",), ("action", "timestamp")),
 }
 
 

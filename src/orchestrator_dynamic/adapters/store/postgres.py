@@ -23,6 +23,7 @@ from orchestrator_dynamic.adapters.store.indexes import (
     record_timestamp,
 )
 from orchestrator_dynamic.domain.errors import StoreUnavailable
+from orchestrator_dynamic.domain.ports import Collection
 
 # Everything asyncpg raises when the server is gone, refuses us, or answers too slowly.
 DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
@@ -35,25 +36,27 @@ def _field(parts: tuple[str, ...]) -> str:
 
 
 def _schema_v1() -> list[str]:
-    statements = []
-    for table, indexes in INDEXES.items():
-        statements.append(
-            f"CREATE TABLE IF NOT EXISTS {table} "
-            "(key TEXT PRIMARY KEY, doc JSONB NOT NULL, timestamp BIGINT)"
-        )
-        statements.append(
-            f"CREATE INDEX IF NOT EXISTS {table}_timestamp ON {table} (timestamp DESC)"
-        )
-        for fields in indexes:
-            columns = ", ".join(_field((f,)) for f in fields)
-            name = f"{table}_{'_'.join(fields)}"
-            statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
+    # Frozen: the collections version 1 created; later ones come with their own migration.
+    return [s for t, i in INDEXES.items() if t != Collection.AUDIT for s in _table(t, i)]
+
+
+def _table(table: str, indexes: tuple[tuple[str, ...], ...]) -> list[str]:
+    statements = [
+        f"CREATE TABLE IF NOT EXISTS {table} "
+        "(key TEXT PRIMARY KEY, doc JSONB NOT NULL, timestamp BIGINT)",
+        f"CREATE INDEX IF NOT EXISTS {table}_timestamp ON {table} (timestamp DESC)",
+    ]
+    for fields in indexes:
+        columns = ", ".join(_field((f,)) for f in fields)
+        name = f"{table}_{'_'.join(fields)}"
+        statements.append(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({columns})")
     return statements
 
 
 # Versioned schema changes, applied once each and in order; append, never edit a released one.
 MIGRATIONS: tuple[tuple[int, str, list[str]], ...] = (
     (1, "one JSONB table per collection with its indexes", _schema_v1()),
+    (2, "the operator audit trail", _table(Collection.AUDIT, INDEXES[Collection.AUDIT])),
 )
 
 

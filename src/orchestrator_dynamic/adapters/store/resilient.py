@@ -53,6 +53,7 @@ EVENT_PREFIX = {
     Collection.TICKETS: "ticket",
     Collection.DECISIONS: "decision",
     Collection.POLICY_DECISIONS: "policy_decision",
+    Collection.AUDIT: "operator_audit",
 }
 
 

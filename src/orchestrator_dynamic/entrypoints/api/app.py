@@ -13,7 +13,9 @@ from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from orchestrator_dynamic import __version__
 from orchestrator_dynamic.entrypoints.api import problems
 from orchestrator_dynamic.entrypoints.api.body import BodyGuard
+from orchestrator_dynamic.entrypoints.api.ratelimit import RateLimiter, RateLimits
 from orchestrator_dynamic.entrypoints.api.routes import (
+    audit,
     decisions,
     health,
     history,
@@ -32,6 +34,7 @@ def create_app(
     tokens: Mapping[str, str],
     max_body_bytes: int = 1 << 20,
     extra_routers: list[APIRouter] | None = None,
+    rate_limits: RateLimits | None = None,
 ) -> FastAPI:
     # /docs and /redoc load Swagger UI and ReDoc from files the package ships, not from a CDN,
     # so the docs work on a machine without internet access.
@@ -43,6 +46,7 @@ def create_app(
     )
     app.state.services = services
     app.state.auth = TokenAuth(tokens)
+    app.state.rate_limiter = RateLimiter(rate_limits or _rate_limits(services))
     problems.install(app)
     app.add_middleware(BodyGuard, limit=max_body_bytes)
     app.include_router(health.router)
@@ -52,6 +56,7 @@ def create_app(
     v1.include_router(sla.router)
     v1.include_router(workers.router)
     v1.include_router(history.router)
+    v1.include_router(audit.router)
     for router in extra_routers or []:
         v1.include_router(router)
     app.include_router(v1)
@@ -62,3 +67,13 @@ def create_app(
     # Server spans for every API call; probes and scrapes would only be noise in traces.
     FastAPIInstrumentor.instrument_app(app, excluded_urls="/health,/ready,/metrics")
     return app
+
+
+def _rate_limits(services: Any) -> RateLimits:
+    """From the runtime's settings when it has them (the defaults otherwise)."""
+    settings = getattr(services, "settings", None)
+    if settings is None:
+        return RateLimits()
+    return RateLimits(
+        settings.api_rate_limit, settings.api_rate_limit_workers, settings.api_rate_limit_enabled
+    )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from orchestrator_dynamic.entrypoints.api.security import Scope, TokenAuth
+from orchestrator_dynamic.entrypoints.api.security import OPEN, Principal, Scope, TokenAuth
 
 COOKIE = "od_console"
 # Only console pages need the cookie; the JSON API keeps taking bearer tokens.
@@ -34,6 +34,7 @@ class Session:
     scope: Scope
     csrf: str
     signed_in: bool  # False when the API runs open and nobody had to sign in
+    principal: Principal = OPEN
 
     @property
     def admin(self) -> bool:
@@ -52,10 +53,10 @@ def session_of(request: Request) -> Session | None:
     if auth.open:
         return Session(Scope.ADMIN, csrf_for(_OPEN_SECRET), signed_in=False)
     token = request.cookies.get(COOKIE, "")
-    scope = auth.scope_for(token) if token else None
-    if scope is None:
+    principal = auth.principal_for(token) if token else None
+    if principal is None or principal.scope is Scope.WORKER:  # workers have no console
         return None
-    return Session(scope, csrf_for(token), signed_in=True)
+    return Session(principal.scope, csrf_for(token), signed_in=True, principal=principal)
 
 
 def same_origin(request: Request) -> bool:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from orchestrator_dynamic.domain.model import ConsolidatedDecision
-from orchestrator_dynamic.entrypoints.api.deps import AdminScope, OpsDep
+from orchestrator_dynamic.entrypoints.api.deps import AdminScope, OperatorLimit, OpsDep
 from orchestrator_dynamic.entrypoints.api.schemas import SubmitAccepted
 
-router = APIRouter(prefix="/decisions", tags=["decisions"], dependencies=[AdminScope])
+router = APIRouter(
+    prefix="/decisions", tags=["decisions"], dependencies=[OperatorLimit, AdminScope]
+)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, response_model=SubmitAccepted)

@@ -16,7 +16,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.templating import Jinja2Templates
 
 from orchestrator_dynamic.domain.errors import Conflict, DependencyDown, NotFound
-from orchestrator_dynamic.entrypoints.api.security import TokenAuth
+from orchestrator_dynamic.entrypoints.api.deps import OperatorLimit, actor_of
+from orchestrator_dynamic.entrypoints.api.security import Scope, TokenAuth
 from orchestrator_dynamic.entrypoints.api.ui_session import (
     COOKIE,
     COOKIE_MAX_AGE_S,
@@ -144,7 +145,7 @@ async def signin_page(
     return render(request, "signin.html", None, next=_safe_next(next_), error="")
 
 
-@router.post("/signin", response_class=HTMLResponse)
+@router.post("/signin", response_class=HTMLResponse, dependencies=[OperatorLimit])
 async def signin(request: Request) -> Response:
     form = await _form(request)
     target = _safe_next(form.get("next", ""))
@@ -152,9 +153,13 @@ async def signin(request: Request) -> Response:
         return render(request, "signin.html", None, 403, next=target, error="Refused: cross-origin")
     auth: TokenAuth = request.app.state.auth
     token = form.get("token", "").strip()
-    if auth.open or not token or auth.scope_for(token) is None:
+    principal = auth.principal_for(token) if token and not auth.open else None
+    if principal is None:
         error = "This API needs no token." if auth.open else "Unknown token."
         return render(request, "signin.html", None, 401, next=target, error=error)
+    if principal.scope is Scope.WORKER:
+        error = "A worker token cannot sign in to the console."
+        return render(request, "signin.html", None, 403, next=target, error=error)
     response = RedirectResponse(target, status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         COOKIE,
@@ -252,7 +257,9 @@ async def approvals_page(request: Request, session: SessionDep, console: Console
     return render(request, "approvals.html", session, waiting=waiting)
 
 
-@router.post("/workflows/{workflow_id}/decide", response_class=HTMLResponse)
+@router.post(
+    "/workflows/{workflow_id}/decide", response_class=HTMLResponse, dependencies=[OperatorLimit]
+)
 async def decide(
     request: Request, workflow_id: str, session: SessionDep, console: ConsoleDep
 ) -> Response:
@@ -268,7 +275,8 @@ async def decide(
     action, reason = form["action"], form["reason"].strip()
     by = form.get("by", "").strip()[:200] or "console"
     try:
-        await console.decide(workflow_id, action == "approve", by, reason)
+        actor = actor_of(request, session.principal, "console")
+        await console.decide(workflow_id, action == "approve", by, reason, actor)
     except NotFound:
         return _problem_page(request, session, 404, f"No workflow {workflow_id}.")
     except Conflict as exc:

@@ -6,7 +6,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from orchestrator_dynamic.entrypoints.api.deps import AdminScope, PageDep, ReadScope
+from orchestrator_dynamic.domain.errors import Unauthorized
+from orchestrator_dynamic.entrypoints.api.deps import (
+    AdminScope,
+    OperatorLimit,
+    PageDep,
+    ReadScope,
+    ReporterDep,
+    WorkerLimit,
+)
+from orchestrator_dynamic.entrypoints.api.security import Scope
 from orchestrator_dynamic.entrypoints.api.worker_schemas import (
     Heartbeat,
     WorkerPublic,
@@ -39,7 +48,7 @@ async def list_workers(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=WorkerPublic,
-    dependencies=[AdminScope],
+    dependencies=[OperatorLimit, AdminScope],
 )
 async def register_worker(body: WorkerRegister, directory: DirectoryDep) -> dict[str, Any]:
     """Register (or re-register) a worker agent."""
@@ -57,9 +66,14 @@ async def register_worker(body: WorkerRegister, directory: DirectoryDep) -> dict
 
 
 @router.post(
-    "/{worker_id}/heartbeat", status_code=status.HTTP_202_ACCEPTED, dependencies=[AdminScope]
+    "/{worker_id}/heartbeat", status_code=status.HTTP_202_ACCEPTED, dependencies=[WorkerLimit]
 )
-async def heartbeat(worker_id: str, body: Heartbeat, directory: DirectoryDep) -> dict[str, str]:
-    """A worker is alive; silence turns it DEGRADED, then UNHEALTHY."""
+async def heartbeat(
+    worker_id: str, body: Heartbeat, directory: DirectoryDep, principal: ReporterDep
+) -> dict[str, str]:
+    """A worker is alive; silence turns it DEGRADED, then UNHEALTHY. An admin token, or the
+    worker's own `worker:<id>` token."""
+    if principal.scope is Scope.WORKER and principal.worker_id != worker_id:
+        raise Unauthorized(f"this token sends heartbeats for worker {principal.worker_id!r} only")
     await directory.heartbeat(worker_id, body.active_tasks)
     return {"worker_id": worker_id, "status": "accepted"}

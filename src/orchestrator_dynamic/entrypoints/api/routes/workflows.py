@@ -5,9 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Request, status
 
-from orchestrator_dynamic.entrypoints.api.deps import AdminScope, OpsDep, PageDep, ReadScope
+from orchestrator_dynamic.entrypoints.api.deps import (
+    AdminDep,
+    OperatorLimit,
+    OpsDep,
+    PageDep,
+    ReadScope,
+    actor_of,
+)
 from orchestrator_dynamic.entrypoints.api.schemas import (
     CancelAccepted,
     Decide,
@@ -40,37 +47,55 @@ async def get_workflow(workflow_id: str, ops: OpsDep) -> dict[str, Any]:
     "/{workflow_id}/approve",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WorkflowPublic,
-    dependencies=[AdminScope],
+    dependencies=[OperatorLimit],
 )
-async def approve(workflow_id: str, ops: OpsDep, body: Decide | None = None) -> dict[str, Any]:
+async def approve(
+    workflow_id: str,
+    ops: OpsDep,
+    request: Request,
+    principal: AdminDep,
+    body: Decide | None = None,
+) -> dict[str, Any]:
     """Let a workflow that waits for a human run (the body, and the reason in it, is optional)."""
     body = body or Decide()
-    return await ops.approve(workflow_id, body.by, body.reason)
+    return await ops.approve(workflow_id, body.by, body.reason, actor_of(request, principal))
 
 
 @router.post(
     "/{workflow_id}/reject",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=WorkflowPublic,
-    dependencies=[AdminScope],
+    dependencies=[OperatorLimit],
 )
-async def reject(workflow_id: str, ops: OpsDep, body: Decide | None = None) -> dict[str, Any]:
+async def reject(
+    workflow_id: str,
+    ops: OpsDep,
+    request: Request,
+    principal: AdminDep,
+    body: Decide | None = None,
+) -> dict[str, Any]:
     """End a workflow that waits for a human, without running it (the body is optional)."""
     body = body or Decide()
-    return await ops.reject(workflow_id, body.by, body.reason)
+    return await ops.reject(workflow_id, body.by, body.reason, actor_of(request, principal))
 
 
 @router.post(
     "/{workflow_id}/cancel",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=CancelAccepted,
-    dependencies=[AdminScope],
+    dependencies=[OperatorLimit],
 )
-async def cancel(workflow_id: str, ops: OpsDep, body: Decide | None = None) -> CancelAccepted:
+async def cancel(
+    workflow_id: str,
+    ops: OpsDep,
+    request: Request,
+    principal: AdminDep,
+    body: Decide | None = None,
+) -> CancelAccepted:
     """Ask a running workflow to cancel; its outstanding tickets are cancelled too. The reason
     (optional) goes with the cancellation request to the workflow and into the decisions ledger."""
     body = body or Decide()
-    view = await ops.cancel(workflow_id, body.by, body.reason)
+    view = await ops.cancel(workflow_id, body.by, body.reason, actor_of(request, principal))
     return CancelAccepted(
         workflow_id=workflow_id, status=view["status"], cancel_requested=True, reason=body.reason
     )
