@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 
+from bench import goals
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
@@ -211,6 +212,14 @@ async def summary(port: int) -> None:
         print(f"Redis-backed allocation, 1,000 workers ({label}): p95 {p95:.3f} ms, goal <= "
               f"{GOAL_REDIS_P95_MS:.0f} ms: {verdict}; {p95 / base:.2f}x in-process "
               f"({base:.3f} ms), alternating rounds")  # fmt: skip
+        if label == "warm":  # the goal; "busy" is a harder case of our own
+            goals.record(
+                goals.REDIS_ALLOCATION_P95,
+                f"{p95:.3f} ms",
+                "<= 1 ms",
+                p95 <= GOAL_REDIS_P95_MS,
+                p95,
+            )
 
 
 async def redis_rows(p95: dict[str, float]) -> None:
