@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.entrypoints.console import console, die, err_console, print_json, table
 from orchestrator_dynamic.services.simulation.behaviour import Behaviour
 from orchestrator_dynamic.services.simulation.config import (
@@ -103,7 +104,10 @@ def simulate_command(
     behaviour = Behaviour(history, seed, "predictor" if predictor else "history")
     total = len(loaded.arrivals) * len(settings)
     with _progress(total) as advance:
-        outcomes = asyncio.run(run_all(loaded, fleet, behaviour, settings, advance))
+        # Each run gets the embedded ledger on its virtual clock.
+        outcomes = asyncio.run(
+            run_all(loaded, fleet, behaviour, settings, advance, ledger=MemoryCache)
+        )
     chosen = best(outcomes) if sweep else None
     if plot is not None:
         from orchestrator_dynamic.entrypoints.simulate_plot import plot as draw

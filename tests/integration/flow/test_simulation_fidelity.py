@@ -103,6 +103,7 @@ async def simulated_run(
         workers,
         Scripted(failing),
         dataclasses.replace(SIM_CONFIG, placement=placement),
+        ledger=MemoryCache,
         trace=True,
     )
     report = await sim.run()

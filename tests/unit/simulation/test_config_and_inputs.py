@@ -32,6 +32,9 @@ def test_settings_are_parsed_and_checked() -> None:
         with_setting(config, "capacity", "0")
     with pytest.raises(SettingError, match="setting aging: 'fast' is not a valid value"):
         with_setting(config, "aging", "fast")
+    assert with_setting(config, "score-tolerance", "0.2").score_tolerance == 0.2
+    with pytest.raises(SettingError, match="setting score_tolerance: must be between 0 and 1"):
+        with_setting(config, "score_tolerance", "1.5")
 
 
 def test_compare_and_sweep_values() -> None:

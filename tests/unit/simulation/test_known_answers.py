@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 
+from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.domain.model import ExecutionTicket
 from orchestrator_dynamic.domain.scoring import Health
 from orchestrator_dynamic.services.simulation.behaviour import Behaviour
@@ -25,7 +26,9 @@ async def run(
     config: SimConfig = PATIENT,
     behaviour: Behaviour | None = None,
 ) -> tuple[SimReport, list[TraceEntry]]:
-    sim = Simulation(arrivals, workers, behaviour or Behaviour(), config, trace=True)
+    sim = Simulation(
+        arrivals, workers, behaviour or Behaviour(), config, ledger=MemoryCache, trace=True
+    )
     report = await sim.run()
     assert sim.trace is not None
     return report, sim.trace

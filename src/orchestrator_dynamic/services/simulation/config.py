@@ -1,8 +1,8 @@
 """The settings one simulation run varies (``--set KEY=VALUE``, ``--compare``, ``--sweep``).
 
 Every key maps to a knob of the real code: priority weights and aging of ``ExecutionState``,
-its in-flight limit, the fleet (count, capacity), the placement policy, retry limits and back-off,
-and the SLA timeout rule of C2.
+its in-flight limit, the fleet (count, capacity), the placement policy and C3's deadline
+tolerance, retry limits and back-off, and the SLA timeout rule of C2.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from orchestrator_dynamic.domain.queueing import DEFAULT_SCORE_TOLERANCE
 
 
 class Placement(StrEnum):
@@ -41,6 +43,8 @@ class SimConfig:
     retry_max_ms: int = 60_000
     min_timeout_ms: int = 60_000
     timeout_buffer: float = 3.0
+    # SCHEDULER_DEADLINE_SCORE_TOLERANCE: scores this close let the deadline decide (C3).
+    score_tolerance: float = DEFAULT_SCORE_TOLERANCE
 
 
 def _non_negative_float(raw: str) -> float:
@@ -71,6 +75,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1")
+    return value
+
+
 def _placement(raw: str) -> Placement:
     text = raw.strip().lower().replace("_", "-")
     aliases = {"rr": "round-robin", "roundrobin": "round-robin", "predicted-duration": "predicted"}
@@ -97,6 +108,7 @@ KEYS: dict[str, tuple[Callable[[str], object], str]] = {
     "retry_max_ms": (_non_negative_int, "longest back-off (60000)"),
     "min_timeout_ms": (_non_negative_int, "shortest ticket timeout (60000)"),
     "timeout_buffer": (_positive_float, "timeout = estimate x buffer (3.0)"),
+    "score_tolerance": (_fraction, "scores this close let the deadline pick the worker (0.05)"),
 }
 NUMERIC = frozenset(k for k in KEYS if k != "placement")
 INTEGER = frozenset(

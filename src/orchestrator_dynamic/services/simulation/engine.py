@@ -3,7 +3,8 @@
 back-off, SLA timeouts, retries), the real scheduler places each dispatch, workers run attempts
 for the drawn durations, and a failed plan is compensated by the real saga code. The loop body
 mirrors ``FlowCWorkflow._execute`` step for step; only the clock is virtual (epoch ms) and
-results arrive as events instead of signals. Policies (OPA) are not evaluated, and a plan that
+results arrive as events instead of signals. The capacity ledger (made by ``ledger``, see
+placement.py) runs on that clock too. Policies (OPA) are not evaluated, and a plan that
 waits for a human is taken as approved at once (counted in ``approval_gated``).
 """
 
@@ -41,13 +42,16 @@ from orchestrator_dynamic.services.simulation.config import Placement, SimConfig
 from orchestrator_dynamic.services.simulation.fleet import (
     Attempt,
     Fleet,
-    SimCache,
     WorkerState,
     can_run,
     fleet_for,
 )
 from orchestrator_dynamic.services.simulation.inputs import PlanArrival, SimWorker
-from orchestrator_dynamic.services.simulation.placement import PredictedScheduler, real_scheduler
+from orchestrator_dynamic.services.simulation.placement import (
+    LedgerFactory,
+    PredictedScheduler,
+    real_scheduler,
+)
 from orchestrator_dynamic.services.simulation.report import PlanOutcome, Recorder, SimReport
 
 DEFAULT = SimConfig()
@@ -87,6 +91,7 @@ class Simulation:
         behaviour: Behaviour,
         config: SimConfig = DEFAULT,
         *,
+        ledger: LedgerFactory,
         trace: bool = False,
         progress: Callable[[int], None] | None = None,
     ) -> None:
@@ -94,13 +99,18 @@ class Simulation:
         self._config = config
         self._behaviour = behaviour
         self.fleet = Fleet(fleet_for(workers, config))
-        self._cache = SimCache()
+        self._now = 0
+        # The ledger's clock is the virtual one (in seconds, as its TTLs): holders expire and
+        # reservations age in simulated time, as the entries' reserved_at_ms (= the dispatch's
+        # virtual now) do.
+        cache = ledger(lambda: self._now / 1000)
+        tolerance = config.score_tolerance
         self._scheduler: Scheduler
         if config.placement is Placement.PREDICTED:
-            self._scheduler = PredictedScheduler(self.fleet, self._cache, behaviour.predictor)
+            self._scheduler = PredictedScheduler(self.fleet, cache, behaviour.predictor, tolerance)
         else:
             intelligent = config.placement is Placement.INTELLIGENT
-            self._scheduler = real_scheduler(self.fleet, self._cache, intelligent)
+            self._scheduler = real_scheduler(self.fleet, cache, intelligent, tolerance)
         self._planning = PlanningConfig(
             SlaPolicy(config.min_timeout_ms, config.timeout_buffer),
             PriorityWeights(config.risk_weight, config.qos_weight, config.sla_weight),
@@ -111,7 +121,6 @@ class Simulation:
         self._recorder = Recorder()
         self.trace: list[TraceEntry] | None = [] if trace else None
         self._progress = progress
-        self._now = 0
         self._last = 0  # the last moment anything happened (stale timers aside)
         self._predicts = config.placement is Placement.PREDICTED
 
@@ -405,6 +414,9 @@ async def simulate(
     behaviour: Behaviour,
     config: SimConfig = DEFAULT,
     progress: Callable[[int], None] | None = None,
+    *,
+    ledger: LedgerFactory,
 ) -> SimReport:
-    """One run of one setting."""
-    return await Simulation(arrivals, workers, behaviour, config, progress=progress).run()
+    """One run of one setting, on a fresh ledger from ``ledger``."""
+    sim = Simulation(arrivals, workers, behaviour, config, ledger=ledger, progress=progress)
+    return await sim.run()

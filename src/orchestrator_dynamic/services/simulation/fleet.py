@@ -1,4 +1,4 @@
-"""The simulated fleet: the registry and cache ports the real scheduler talks to, and the
+"""The simulated fleet: the registry port the real scheduler talks to, and the
 workers' slots, local queues and the backlog of tickets no worker was free to take.
 
 Heartbeats are instant: the registry always reports a worker's true load, so the scheduler's
@@ -23,37 +23,6 @@ from orchestrator_dynamic.services.simulation.inputs import SimWorker
 
 # What a ticket needs from a worker: capabilities, namespace, security level.
 Needs = tuple[frozenset[str], str | None, SecurityLevel]
-
-
-class SimCache:
-    """The Cache port in a dict: the scheduler's capacity counters and reservations. No TTLs:
-    a simulated day is shorter than the reservations' 24 h."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, bytes] = {}
-
-    async def ping(self) -> None:
-        return None
-
-    async def get(self, key: str) -> bytes | None:
-        return self._items.get(key)
-
-    async def set(self, key: str, value: bytes, ttl_seconds: float | None = None) -> None:
-        self._items[key] = value
-
-    async def add(self, key: str, value: bytes, ttl_seconds: float) -> bool:
-        if key in self._items:
-            return False
-        self._items[key] = value
-        return True
-
-    async def incr(self, key: str, amount: int = 1) -> int:
-        value = int(self._items.get(key, b"0")) + amount
-        self._items[key] = str(value).encode()
-        return value
-
-    async def delete(self, key: str) -> bool:
-        return self._items.pop(key, None) is not None
 
 
 @dataclass

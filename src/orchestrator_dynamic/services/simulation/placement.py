@@ -1,41 +1,61 @@
 """Placement policies: the real scheduler (intelligent or round-robin), and the what-if
-predicted-duration-aware policy built on it.
+predicted-duration-aware policy built on it, all over the capacity ledger of the run.
 
 predicted-duration-aware = the C3 ML step as production runs it (predictions on the ticket, the
 specification's priority boost), then the real filter -> score -> pick; when every eligible
 worker is full, instead of publishing the ticket unassigned (to wait for whichever worker frees
 first), it reserves the worker whose slot the predicted durations of its work say frees first.
+
+The ledger is the real one (``LedgerCache``), made by the caller: services never import
+adapters, so the entrypoint, tests and benchmarks pass a factory (``MemoryCache`` fits) that the
+run calls with its virtual clock. Holders then expire, and loads are read, in simulated time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from orchestrator_dynamic.domain.ml import predictions_of
 from orchestrator_dynamic.domain.model import ExecutionTicket
-from orchestrator_dynamic.domain.ports import Allocation
+from orchestrator_dynamic.domain.ports import Allocation, LedgerCache, SlotOffer
+from orchestrator_dynamic.domain.queueing import InFlight, ticket_duration
 from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.services import ml_steps
 from orchestrator_dynamic.services.ml.predictor import MLPredictor
 from orchestrator_dynamic.services.scheduling import (
+    RESERVATION_TTL_S,
     IntelligentScheduler,
     SchedulerConfig,
     ticket_namespace,
 )
-from orchestrator_dynamic.services.simulation.fleet import Fleet, SimCache, can_run
+from orchestrator_dynamic.services.simulation.fleet import Fleet, can_run
 
 PREDICTED_METHOD = "predicted"
+# A ledger for one run, given the run's clock (virtual seconds, as a ledger's TTLs count them).
+LedgerFactory = Callable[[Callable[[], float]], LedgerCache]
+# The limit of the predicted policy's own offer: the worker is full on purpose, the ticket waits
+# in its queue. Any count a run can reach is below it (it fits a Lua integer too).
+NO_LIMIT = 2**31 - 1
 
 
-def real_scheduler(fleet: Fleet, cache: SimCache, intelligent: bool) -> IntelligentScheduler:
+def real_scheduler(
+    fleet: Fleet, cache: LedgerCache, intelligent: bool, score_tolerance: float
+) -> IntelligentScheduler:
     """The production scheduler over the simulated registry; no discovery cache (the
-    simulated registry answers from memory, and a TTL in wall time means nothing here)."""
-    config = SchedulerConfig(intelligent=intelligent, cache_ttl_seconds=0.0)
+    simulated registry answers from memory and always shows the true load)."""
+    config = SchedulerConfig(
+        intelligent=intelligent, cache_ttl_seconds=0.0, score_tolerance=score_tolerance
+    )
     return IntelligentScheduler(fleet, cache, config)
 
 
 class PredictedScheduler:
     """The Scheduler port: the real scheduler, plus a reservation by predicted wait when full."""
 
-    def __init__(self, fleet: Fleet, cache: SimCache, predictor: MLPredictor) -> None:
-        self._inner = real_scheduler(fleet, cache, intelligent=True)
+    def __init__(
+        self, fleet: Fleet, cache: LedgerCache, predictor: MLPredictor, score_tolerance: float
+    ) -> None:
+        self._inner = real_scheduler(fleet, cache, True, score_tolerance)
         self._fleet = fleet
         self._cache = cache
         self._predictor = predictor
@@ -55,11 +75,24 @@ class PredictedScheduler:
         worker_id = self._soonest_free(predicted, now_ms)
         if worker_id is None:
             return allocation
-        # Over the limit on purpose: the ticket waits in that worker's queue.
-        await self._cache.incr(f"capacity:{worker_id}")
-        await self._cache.set(f"reservation:{ticket.ticket_id}", worker_id.encode())
+        # Over the limit on purpose: one offer without a limit, so the ledger holds the ticket
+        # (with its predicted duration, which later loads on that worker count) and its release
+        # gives the slot back as any other; the ticket waits in that worker's queue.
+        predictions = predictions_of(predicted.metadata)
+        duration = ticket_duration(
+            predictions.duration_ms if predictions else None,
+            predictions.source if predictions else None,
+            predicted.estimated_duration_ms,
+        )
+        held = await self._cache.reserve(
+            ticket.ticket_id,
+            [SlotOffer(worker_id, NO_LIMIT)],
+            InFlight(now_ms, duration.ms),
+            read=0,
+            ttl_seconds=RESERVATION_TTL_S,
+        )
         return Allocation(
-            ticket.ticket_id, worker_id, PREDICTED_METHOD, allocation.priority_score, {}
+            ticket.ticket_id, held.worker_id, PREDICTED_METHOD, allocation.priority_score, {}
         )
 
     def _soonest_free(self, ticket: ExecutionTicket, now_ms: int) -> str | None:

@@ -14,6 +14,7 @@ from orchestrator_dynamic.services.simulation.behaviour import Behaviour
 from orchestrator_dynamic.services.simulation.config import SimConfig, with_setting
 from orchestrator_dynamic.services.simulation.engine import simulate
 from orchestrator_dynamic.services.simulation.inputs import Plans, SimWorker
+from orchestrator_dynamic.services.simulation.placement import LedgerFactory
 from orchestrator_dynamic.services.simulation.report import SimReport
 
 
@@ -41,10 +42,14 @@ async def run_all(
     behaviour: Behaviour,
     settings: Sequence[Setting],
     progress: Callable[[int], None] | None = None,
+    *,
+    ledger: LedgerFactory,
 ) -> list[Outcome]:
     out = []
     for setting in settings:
-        report = await simulate(plans.arrivals, workers, behaviour, setting.config, progress)
+        report = await simulate(
+            plans.arrivals, workers, behaviour, setting.config, progress, ledger=ledger
+        )
         report = dataclasses.replace(report, dead_lettered=len(plans.dead_letters))
         out.append(Outcome(setting, report))
     return out
