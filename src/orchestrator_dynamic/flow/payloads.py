@@ -96,6 +96,11 @@ class AllocateInput:
     # The priority weights the workflow started with (FlowOptions.weights), so C3 scores as C2
     # and C4 do; None (histories from before the field) keeps the scheduler's configured ones.
     weights: tuple[float, float, float] | None = None
+    # Per ticket, how many history entries it had before this dispatch: the key of this
+    # attempt. Given (C4 runs as a local activity in the same workflow task), C3 answers an
+    # attempt already published with the allocation on record, so a workflow task retried after
+    # the publish sends the same bytes again. None (older histories): C3 always allocates.
+    dispatch_counts: dict[str, int] | None = None
 
 
 @dataclass

@@ -56,6 +56,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _TRACED = {"ticket_id", "decision_id", "plan_id", "intent_id"}
+# On a stored dispatch: how many history entries the ticket had before it (the attempt's key).
+DISPATCH_COUNT = "dispatch_count"
 
 
 @dataclass(frozen=True)
@@ -113,7 +115,9 @@ class FlowSteps:
         issues: list[Issue] = []
         warnings: list[str] = []
         if self._deps.policy is not None:
-            verdict = await self._deps.policy.validate_plan(planned.plan, planned.tickets, now)
+            verdict = await self._deps.policy.validate_plan(
+                planned.plan, planned.tickets, now, inp.options.max_in_flight
+            )
             issues, warnings = verdict.issues(), list(verdict.warnings)
         if issues:
             return ValidateOutput(valid=False, issues=_views(issues), warnings=warnings)
@@ -177,11 +181,27 @@ class FlowSteps:
         """Per ticket: predictions (when ML is on), policies, then the scheduler, then policies
         on the chosen worker; a refused ticket comes back as POLICY_REFUSED and is never
         dispatched."""
-        tickets = ml_steps.with_predictions(self._deps.ml, inp.tickets)
-        out = []
-        for ticket in tickets:
-            out.append(await self._allocate_one(ticket, inp))
-        return AllocateOutput(out)
+        recorded = await self._recorded_allocations(inp)
+        fresh = [t for t in inp.tickets if t.ticket_id not in recorded]
+        tickets = ml_steps.with_predictions(self._deps.ml, fresh)
+        views = {t.ticket_id: await self._allocate_one(t, inp) for t in tickets}
+        return AllocateOutput(
+            [recorded.get(t.ticket_id) or views[t.ticket_id] for t in inp.tickets]
+        )
+
+    async def _recorded_allocations(self, inp: AllocateInput) -> dict[str, AllocationView]:
+        """Sticky allocations: an attempt C4 already stored (same ticket, same number of
+        history entries before it) is answered with the allocation on record, so a workflow
+        task retried after its publish sends byte-identical tickets again."""
+        if not inp.dispatch_counts:
+            return {}
+        out: dict[str, AllocationView] = {}
+        for ticket in inp.tickets:
+            count = inp.dispatch_counts.get(ticket.ticket_id)
+            doc = await self._deps.store.get(Collection.TICKETS, ticket.ticket_id)
+            if count is not None and doc is not None and doc.get(DISPATCH_COUNT) == count:
+                out[ticket.ticket_id] = _recorded_view(ticket.ticket_id, doc)
+        return out
 
     async def _allocate_one(self, ticket: ExecutionTicket, inp: AllocateInput) -> AllocationView:
         checks = TicketChecks.of(self._deps.policy, ticket, inp)
@@ -255,6 +275,8 @@ class FlowSteps:
             history=record.history,
             timestamp=now,
         )
+        if record.ticket.status is TicketStatus.RUNNING:  # the attempt C3 keeps sticky
+            doc[DISPATCH_COUNT] = len(record.history) - 1
         if record.report is not None:  # what the worker said: output, metadata, logs
             doc["result"] = record.report.model_dump(mode="json")
         await self._deps.store.put(Collection.TICKETS, record.ticket.ticket_id, doc)
@@ -396,6 +418,18 @@ def _view(
         allocation.worker_id,
         allocation.method,
         allocation.priority_score,
+        metadata,
+    )
+
+
+def _recorded_view(ticket_id: str, doc: dict[str, Any]) -> AllocationView:
+    """The allocation a stored dispatch was published with (its metadata holds all of it)."""
+    metadata = {str(k): str(v) for k, v in (doc.get("metadata") or {}).items()}
+    return AllocationView(
+        ticket_id,
+        doc.get("worker_id"),
+        metadata.get("allocation_method", ""),
+        float(metadata.get("priority_score", "0") or 0),
         metadata,
     )
 

@@ -7,8 +7,9 @@ the pure ``ExecutionState``, and all I/O happens in activities. Workflow id = de
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -79,6 +80,15 @@ STATUS_MEMO_PATCH = "status-memo"
 # telemetry); older histories left them PENDING.
 CANCEL_UNRUN_PATCH = "cancel-unrun-on-failure"
 STEP_FAILURE_PATCH = "step-failure-consolidates"
+# C4 (publish), C5 (consolidate) and the telemetry flushes run as local activities: in the
+# workflow task that decided them, so a layer of the DAG costs the engine no activity round
+# trip. Each is idempotent by id and its input is decided by the workflow; C3 answers an attempt
+# already published with the allocation on record (sticky, see FlowSteps.allocate), so a
+# workflow task retried after a publish sends the same bytes. Older histories replay remote.
+LOCAL_STEPS_PATCH = "local-c4-c5-c6"
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 _EVENT_OF = {
     TransitionKind.DISPATCHED: TelemetryEventType.TICKET_ASSIGNED,
@@ -304,11 +314,12 @@ class FlowCWorkflow:
         self, state: ExecutionState, batch: list[ExecutionTicket], now: int
     ) -> None:
         self._step = "C3_ALLOCATE"
+        local = workflow.patched(LOCAL_STEPS_PATCH)
+        counts = {t.ticket_id: len(self._history.get(t.ticket_id, [])) for t in batch}
+        approval = vars(self._approval) if self._approval else None
         allocated = await workflow.execute_local_activity_method(
             FlowActivities.allocate,
-            AllocateInput(
-                batch, now, vars(self._approval) if self._approval else None, _weights(state)
-            ),
+            AllocateInput(batch, now, approval, _weights(state), counts if local else None),
             start_to_close_timeout=LOCAL_TIMEOUT,
             retry_policy=DEPENDENCY_RETRY,
         )
@@ -328,11 +339,10 @@ class FlowCWorkflow:
         # Published as PENDING (what workers run); RUNNING for the outside once confirmed.
         self._unconfirmed = {r.ticket.ticket_id for r in records}
         try:
-            await workflow.execute_activity_method(
+            await self._step_call(
+                local,
                 FlowActivities.publish_tickets,
                 PublishInput(workflow.info().workflow_id, records, self._take_outbox()),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=DEPENDENCY_RETRY,
             )
         finally:
             self._unconfirmed = set()
@@ -374,11 +384,10 @@ class FlowCWorkflow:
 
     async def _finish(self, inp: FlowInput, status: WorkflowStatus, started: int) -> FlowResult:
         self._step = "C5_CONSOLIDATE"
-        out = await workflow.execute_activity_method(
+        out = await self._step_call(
+            workflow.patched(LOCAL_STEPS_PATCH),
             FlowActivities.consolidate,
             self._consolidate_input(inp, status, started),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DEPENDENCY_RETRY,
         )
         self._metrics = out.metrics
         if out.incident is not None:
@@ -450,11 +459,10 @@ class FlowCWorkflow:
         await self._finish(inp, WorkflowStatus.CANCELLED, started)
 
     async def _flush_telemetry(self) -> None:
-        await workflow.execute_activity_method(
+        await self._step_call(
+            workflow.patched(LOCAL_STEPS_PATCH),
             FlowActivities.emit_telemetry,
             TelemetryInput(workflow.info().workflow_id, self._take_outbox()),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DEPENDENCY_RETRY,
         )
 
     async def _flush_final(self) -> None:
@@ -468,14 +476,30 @@ class FlowCWorkflow:
             records[i : i + RECORDS_PER_ACTIVITY]
             for i in range(0, len(records), RECORDS_PER_ACTIVITY)
         ]
+        local = workflow.patched(LOCAL_STEPS_PATCH)
         for index, chunk in enumerate(chunks or [[]]):
             events = self._take_outbox() if index == len(chunks or [[]]) - 1 else []
-            await workflow.execute_activity_method(
+            await self._step_call(
+                local,
                 FlowActivities.emit_telemetry,
                 TelemetryInput(workflow.info().workflow_id, events, chunk),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=DEPENDENCY_RETRY,
             )
+
+    async def _step_call(
+        self,
+        local: bool,
+        step: Callable[[FlowActivities, _In], Awaitable[_Out]],
+        arg: _In,
+    ) -> _Out:
+        """One step, in this workflow task (local) or as an activity of its own (older
+        histories); the same retries either way."""
+        if local:
+            return await workflow.execute_local_activity_method(
+                step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=DEPENDENCY_RETRY
+            )
+        return await workflow.execute_activity_method(
+            step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=DEPENDENCY_RETRY
+        )
 
     # ------------------------------------------------------------ bookkeeping
 
