@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,12 +19,14 @@ from orchestrator_dynamic.domain.consolidation import (
     sla_violated,
 )
 from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.domain.task_types import alias_table
 from orchestrator_dynamic.flow.payloads import (
+    POLICY_REFUSED,
     AllocateInput,
     AllocateOutput,
     AllocationView,
@@ -38,6 +41,7 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateInput,
     ValidateOutput,
     WorkflowStatus,
+    history_entry,
 )
 from orchestrator_dynamic.flow.ticket_policy import TicketChecks
 from orchestrator_dynamic.observability import metrics, tracing
@@ -58,6 +62,10 @@ log = structlog.get_logger(__name__)
 _TRACED = {"ticket_id", "decision_id", "plan_id", "intent_id"}
 # On a stored dispatch: how many history entries the ticket had before it (the attempt's key).
 DISPATCH_COUNT = "dispatch_count"
+# The step a combined activity is in (C2 inside C1, C4 inside C3), so its retries, its waiting
+# and its failure are named after that step; unset, the activity's own. Set and never reset:
+# each activity runs in a context of its own, and the name must outlive a raised error.
+ACTIVITY_PART: ContextVar[str | None] = ContextVar("flow_activity_part", default=None)
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,10 @@ class FlowSteps:
         outcome = await self._validate(inp, now)
         await self._audit(inp, outcome, now)
         metrics.VALIDATIONS.labels("valid" if outcome.valid else "refused").inc()
+        if inp.generate_at_ms is not None and outcome.valid and not outcome.needs_approval:
+            ACTIVITY_PART.set("c2_generate_tickets")
+            generate = GenerateInput(inp.decision, inp.generate_at_ms, inp.options)
+            outcome.tickets = await self.generate_checked(generate, inp.workflow_id)
         return outcome
 
     async def _validate(self, inp: ValidateInput, now: int) -> ValidateOutput:
@@ -185,9 +197,11 @@ class FlowSteps:
         fresh = [t for t in inp.tickets if t.ticket_id not in recorded]
         tickets = ml_steps.with_predictions(self._deps.ml, fresh)
         views = {t.ticket_id: await self._allocate_one(t, inp) for t in tickets}
-        return AllocateOutput(
-            [recorded.get(t.ticket_id) or views[t.ticket_id] for t in inp.tickets]
-        )
+        out = AllocateOutput([recorded.get(t.ticket_id) or views[t.ticket_id] for t in inp.tickets])
+        if inp.workflow_id:
+            ACTIVITY_PART.set("c4_publish_tickets")
+            await self.publish(_dispatches(inp, out))
+        return out
 
     async def _recorded_allocations(self, inp: AllocateInput) -> dict[str, AllocationView]:
         """Sticky allocations: an attempt C4 already stored (same ticket, same number of
@@ -420,6 +434,22 @@ def _view(
         allocation.priority_score,
         metadata,
     )
+
+
+def _dispatches(inp: AllocateInput, out: AllocateOutput) -> PublishInput:
+    """C4's input as the workflow builds it from C3's answer: each allowed ticket dispatched by
+    the same pure function the workflow records it with, history line included."""
+    by_id = {t.ticket_id: t for t in inp.tickets}
+    records = []
+    for view in out.allocations:
+        if view.method == POLICY_REFUSED:
+            continue
+        state = ExecutionState.of([by_id[view.ticket_id]])
+        ticket = state.dispatch(view.ticket_id, inp.now_ms, view.metadata)
+        kind = TransitionKind.DISPATCHED.value
+        entry = history_entry(ticket.status.value, inp.now_ms, kind, view.method, view.worker_id)
+        records.append(TicketRecord(ticket, [*inp.histories.get(view.ticket_id, []), entry]))
+    return PublishInput(inp.workflow_id, records, inp.telemetry)
 
 
 def _recorded_view(ticket_id: str, doc: dict[str, Any]) -> AllocationView:
