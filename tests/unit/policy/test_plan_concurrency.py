@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
 
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
+from orchestrator_dynamic.domain.decode import parse_decision
 from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.flow.payloads import FlowOptions, ValidateInput
+from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.services.policy import PolicyValidator, plan_concurrency
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
-from tests.unit.policy.helpers import planned
+from tests.conftest import decision_doc
+from tests.fakes import CapabilityScheduler, MemoryStoreFake, RecordingPublisher
+from tests.unit.policy.helpers import clock_of, planned
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +79,39 @@ async def test_a_thousand_task_plan_passes_c1_within_the_in_flight_limit(
     wide = await PolicyValidator(engine).validate_plan(plan.plan, tickets, now, 500)
     assert [i.code for i in wide.issues()] == ["policy.resource_limits.too_many_concurrent_tickets"]
     assert "500 concurrent tickets" in wide.refusal()
+
+
+async def test_c1_passes_the_workflows_in_flight_limit_to_the_policies(
+    engine: EmbeddedPolicyEngine,
+) -> None:
+    """Through the step: a 1,000-task plan is valid at C1 on the default settings."""
+    doc = decision_doc("large-100-task-dag")
+    plan = json.loads(doc["cognitive_plan"])
+    template = plan["tasks"]
+    tasks = [
+        {
+            **template[n % len(template)],
+            "task_id": f"L{n // 100}-{n % 100}",
+            "dependencies": [f"L{n // 100 - 1}-{(n + k) % 100}" for k in (0, 1)]
+            if n >= 100
+            else [],
+        }
+        for n in range(1_000)
+    ]
+    plan.update(tasks=tasks, execution_order=[t["task_id"] for t in tasks])
+    doc["cognitive_plan"] = json.dumps(plan)
+    decision = parse_decision(doc)
+    deps = FlowDeps(
+        RecordingPublisher(),
+        MemoryStoreFake(),
+        CapabilityScheduler(),
+        lambda: clock_of(doc),
+        policy=PolicyValidator(engine),
+    )
+    outcome = await FlowSteps(deps).validate(ValidateInput(decision, "wf-1", FlowOptions()))
+    assert outcome.valid, outcome.issues
+    tight = FlowOptions(max_in_flight=101)  # a deployment that may run 101 at once: refused
+    outcome = await FlowSteps(deps).validate(ValidateInput(decision, "wf-2", tight))
+    assert [i.code for i in outcome.issues] == [
+        "policy.resource_limits.too_many_concurrent_tickets"
+    ]
