@@ -20,7 +20,7 @@ from typing import Any
 
 from temporalio.client import Client
 
-from bench.bench_flow import CAPABILITIES, FIXTURES, InstantAgents, now_ms
+from bench.bench_flow import CAPABILITIES, FIXTURES, InstantAgents, compile_bytecode, now_ms
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
@@ -90,6 +90,7 @@ async def one(client: Client, gateway: FlowGateway, tasks: int) -> str:
 
 async def main() -> None:
     sizes = [int(s) for s in os.environ.get("LARGE_PLAN_SIZES", "1000,10000").split(",")]
+    compile_bytecode()
     with tempfile.TemporaryDirectory() as tmp:
         server = TemporalDevServer(Path(tmp) / "temporal.db", port=17997, ui_port=18997)
         await server.start()
