@@ -110,20 +110,26 @@ class FlowSteps:
     async def validate(self, inp: ValidateInput) -> ValidateOutput:
         """Domain rules, then policies; every verdict is audited."""
         now = self._deps.clock()
-        outcome = await self._validate(inp, now)
+        # With C2 in this step the plan is built once, at the workflow's clock: C2's tickets are
+        # exactly these (plan_decision is deterministic), and the rules see the same moment.
+        plan_at = inp.generate_at_ms if inp.generate_at_ms is not None else now
+        outcome, tickets = await self._validate(inp, now, plan_at)
         await self._audit(inp, outcome, now)
         metrics.VALIDATIONS.labels("valid" if outcome.valid else "refused").inc()
         if inp.generate_at_ms is not None and outcome.valid and not outcome.needs_approval:
             ACTIVITY_PART.set("c2_generate_tickets")
-            generate = GenerateInput(inp.decision, inp.generate_at_ms, inp.options)
-            outcome.tickets = await self.generate_checked(generate, inp.workflow_id)
+            _count_generated(tickets)
+            await self.sla_checkpoint("c2_generate", inp.workflow_id, tickets)
+            outcome.tickets = tickets
         return outcome
 
-    async def _validate(self, inp: ValidateInput, now: int) -> ValidateOutput:
+    async def _validate(
+        self, inp: ValidateInput, now: int, plan_at: int
+    ) -> tuple[ValidateOutput, list[ExecutionTicket]]:
         try:
-            planned = plan_decision(inp.decision, now, planning_config(inp.options))
+            planned = plan_decision(inp.decision, plan_at, planning_config(inp.options))
         except (MalformedMessage, PlanRefused) as exc:
-            return ValidateOutput(valid=False, issues=_views(exc.issues))
+            return ValidateOutput(valid=False, issues=_views(exc.issues)), []
         issues: list[Issue] = []
         warnings: list[str] = []
         if self._deps.policy is not None:
@@ -132,7 +138,7 @@ class FlowSteps:
             )
             issues, warnings = verdict.issues(), list(verdict.warnings)
         if issues:
-            return ValidateOutput(valid=False, issues=_views(issues), warnings=warnings)
+            return ValidateOutput(valid=False, issues=_views(issues), warnings=warnings), []
         decision, plan = planned.decision, planned.plan
         reasons = []
         if decision.final_decision is FinalDecision.REVIEW_REQUIRED:
@@ -143,13 +149,14 @@ class FlowSteps:
             reasons.append("the plan requires approval")
         if plan.is_destructive or plan.destructive_tasks:
             reasons.append("the plan has destructive tasks")
-        return ValidateOutput(
+        outcome = ValidateOutput(
             valid=True,
             needs_approval=bool(reasons),
             approval_reason="; ".join(reasons),
             guardrails=list(decision.guardrails_triggered),
             warnings=warnings,
         )
+        return outcome, planned.tickets
 
     async def _audit(self, inp: ValidateInput, outcome: ValidateOutput, now: int) -> None:
         record = {
@@ -177,8 +184,7 @@ class FlowSteps:
         config = planning_config(inp.options)
         with metrics.TICKET_GENERATION_DURATION.time():
             tickets = plan_decision(inp.decision, inp.created_at_ms, config).tickets
-        for ticket in tickets:
-            metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
+        _count_generated(tickets)
         return tickets
 
     async def generate_checked(self, inp: GenerateInput, workflow_id: str) -> list[ExecutionTicket]:
@@ -434,6 +440,11 @@ def _view(
         allocation.priority_score,
         metadata,
     )
+
+
+def _count_generated(tickets: list[ExecutionTicket]) -> None:
+    for ticket in tickets:
+        metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
 
 
 def _dispatches(inp: AllocateInput, out: AllocateOutput) -> PublishInput:

@@ -170,6 +170,10 @@ class FlowCWorkflow:
     @workflow.query
     def view(self) -> WorkflowView:
         tickets = [_view(t, self._unconfirmed) for t in self._all_tickets()]
+        if self._outline is None and self._decision is not None:
+            # Pure and command-free: computed at the first query that needs it, not on the
+            # critical path of every start (a query adds no command, so replay is untouched).
+            self._outline = plan_outline(self._decision)
         outline = self._outline
         waiting = _waiting()
         return WorkflowView(
@@ -200,8 +204,6 @@ class FlowCWorkflow:
         # task that recorded its marker. Histories from before the patch replay without upserts.
         self._status_memo = workflow.patched(STATUS_MEMO_PATCH)
         self._decision = inp.decision
-        # Pure and command-free (replays the same), computed once rather than on every query.
-        self._outline = plan_outline(inp.decision)
         started = self._now()
         self._event(TelemetryEventType.FLOW_C_STARTED)
         try:
