@@ -18,7 +18,12 @@ from orchestrator_dynamic.domain.consolidation import (
     incident_for,
     sla_violated,
 )
-from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.errors import (
+    Issue,
+    MalformedMessage,
+    PlanRefused,
+    StoreUnavailable,
+)
 from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
@@ -218,7 +223,14 @@ class FlowSteps:
         out: dict[str, AllocationView] = {}
         for ticket in inp.tickets:
             count = inp.dispatch_counts.get(ticket.ticket_id)
-            doc = await self._deps.store.get(Collection.TICKETS, ticket.ticket_id)
+            try:
+                doc = await self._deps.store.get(Collection.TICKETS, ticket.ticket_id)
+            except StoreUnavailable as exc:
+                # Dispatch goes on through a store outage, as the store's writes do (they wait
+                # in the spool): allocated afresh. Only a task retried after a publish during
+                # the same outage could then publish other bytes.
+                log.warning("sticky_allocations_unread", reason=str(exc))
+                return out
             if count is not None and doc is not None and doc.get(DISPATCH_COUNT) == count:
                 out[ticket.ticket_id] = _recorded_view(ticket.ticket_id, doc)
         return out

@@ -3,8 +3,11 @@ died before completing it) runs C3 and C4 again: the same attempt must publish t
 
 from __future__ import annotations
 
+from typing import Any
+
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
+from orchestrator_dynamic.domain.errors import StoreUnavailable
 from orchestrator_dynamic.domain.execution import ExecutionState
 from orchestrator_dynamic.domain.model import ExecutionTicket
 from orchestrator_dynamic.domain.scoring import WorkerProfile
@@ -87,3 +90,19 @@ async def test_a_later_attempt_is_allocated_afresh() -> None:
         AllocateInput(tickets, at + 45_000, dispatch_counts={t.ticket_id: 2 for t in tickets})
     )
     assert all(a.method == "reserved" for a in out.allocations)  # the scheduler's own answer
+
+
+class UnreadableStore(MemoryStoreFake):
+    async def get(self, collection: str, key: str) -> dict[str, Any] | None:
+        raise StoreUnavailable("store", "connection refused")
+
+
+async def test_a_store_that_cannot_be_read_does_not_stop_dispatch() -> None:
+    """Writes wait in the spool through an outage; C3 allocates afresh rather than wait."""
+    steps = await process(UnreadableStore(), RecordingPublisher())
+    tickets = roots()
+    counts = {t.ticket_id: 0 for t in tickets}
+    out = await steps.allocate(
+        AllocateInput(tickets, tickets[0].created_at, dispatch_counts=counts)
+    )
+    assert [a.worker_id is not None for a in out.allocations] == [True] * len(tickets)
