@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from orchestrator_dynamic.domain.errors import Handling, dependency_of, handling
 from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.flow.dispatch_record import ACTIVITY_PART
 from orchestrator_dynamic.flow.payloads import (
     AllocateInput,
     AllocateOutput,
@@ -30,7 +31,7 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateOutput,
 )
 from orchestrator_dynamic.flow.retrying import BOARD, RetryBoard
-from orchestrator_dynamic.flow.steps import ACTIVITY_PART, FlowSteps
+from orchestrator_dynamic.flow.steps import FlowSteps
 from orchestrator_dynamic.observability import metrics
 
 T = TypeVar("T")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,14 +23,18 @@ from orchestrator_dynamic.domain.errors import (
     PlanRefused,
     StoreUnavailable,
 )
-from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.domain.task_types import alias_table
+from orchestrator_dynamic.flow.dispatch_record import (
+    ACTIVITY_PART,
+    DISPATCH_COUNT,
+    dispatches,
+    recorded_view,
+)
 from orchestrator_dynamic.flow.payloads import (
-    POLICY_REFUSED,
     AllocateInput,
     AllocateOutput,
     AllocationView,
@@ -46,7 +49,6 @@ from orchestrator_dynamic.flow.payloads import (
     ValidateInput,
     ValidateOutput,
     WorkflowStatus,
-    history_entry,
 )
 from orchestrator_dynamic.flow.ticket_policy import TicketChecks
 from orchestrator_dynamic.observability import metrics, tracing
@@ -65,12 +67,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 _TRACED = {"ticket_id", "decision_id", "plan_id", "intent_id"}
-# On a stored dispatch: how many history entries the ticket had before it (the attempt's key).
-DISPATCH_COUNT = "dispatch_count"
-# The step a combined activity is in (C2 inside C1, C4 inside C3), so its retries, its waiting
-# and its failure are named after that step; unset, the activity's own. Set and never reset:
-# each activity runs in a context of its own, and the name must outlive a raised error.
-ACTIVITY_PART: ContextVar[str | None] = ContextVar("flow_activity_part", default=None)
 
 
 @dataclass(frozen=True)
@@ -211,7 +207,7 @@ class FlowSteps:
         out = AllocateOutput([recorded.get(t.ticket_id) or views[t.ticket_id] for t in inp.tickets])
         if inp.workflow_id:
             ACTIVITY_PART.set("c4_publish_tickets")
-            await self.publish(_dispatches(inp, out))
+            await self.publish(dispatches(inp, out))
         return out
 
     async def _recorded_allocations(self, inp: AllocateInput) -> dict[str, AllocationView]:
@@ -232,7 +228,7 @@ class FlowSteps:
                 log.warning("sticky_allocations_unread", reason=str(exc))
                 return out
             if count is not None and doc is not None and doc.get(DISPATCH_COUNT) == count:
-                out[ticket.ticket_id] = _recorded_view(ticket.ticket_id, doc)
+                out[ticket.ticket_id] = recorded_view(ticket.ticket_id, doc)
         return out
 
     async def _allocate_one(self, ticket: ExecutionTicket, inp: AllocateInput) -> AllocationView:
@@ -457,34 +453,6 @@ def _view(
 def _count_generated(tickets: list[ExecutionTicket]) -> None:
     for ticket in tickets:
         metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
-
-
-def _dispatches(inp: AllocateInput, out: AllocateOutput) -> PublishInput:
-    """C4's input as the workflow builds it from C3's answer: each allowed ticket dispatched by
-    the same pure function the workflow records it with, history line included."""
-    by_id = {t.ticket_id: t for t in inp.tickets}
-    records = []
-    for view in out.allocations:
-        if view.method == POLICY_REFUSED:
-            continue
-        state = ExecutionState.of([by_id[view.ticket_id]])
-        ticket = state.dispatch(view.ticket_id, inp.now_ms, view.metadata)
-        kind = TransitionKind.DISPATCHED.value
-        entry = history_entry(ticket.status.value, inp.now_ms, kind, view.method, view.worker_id)
-        records.append(TicketRecord(ticket, [*inp.histories.get(view.ticket_id, []), entry]))
-    return PublishInput(inp.workflow_id, records, inp.telemetry)
-
-
-def _recorded_view(ticket_id: str, doc: dict[str, Any]) -> AllocationView:
-    """The allocation a stored dispatch was published with (its metadata holds all of it)."""
-    metadata = {str(k): str(v) for k, v in (doc.get("metadata") or {}).items()}
-    return AllocationView(
-        ticket_id,
-        doc.get("worker_id"),
-        metadata.get("allocation_method", ""),
-        float(metadata.get("priority_score", "0") or 0),
-        metadata,
-    )
 
 
 def _wire(ticket: ExecutionTicket) -> ExecutionTicket:
