@@ -18,6 +18,7 @@ from temporalio.exceptions import ApplicationError
 
 from orchestrator_dynamic.domain.errors import Handling, dependency_of, handling
 from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.flow.dispatch_record import ACTIVITY_PART
 from orchestrator_dynamic.flow.payloads import (
     AllocateInput,
     AllocateOutput,
@@ -60,12 +61,16 @@ class _Guard:
     def _failure(self, exc: Exception, info: activity.Info) -> ApplicationError:
         kind, name = handling(exc), type(exc).__name__
         workflow_id, run_id = info.workflow_id or "", info.workflow_run_id or ""
+        # The step the error came from: C4 inside C3's activity is C4 to the board and metrics,
+        # and to the workflow, which names the failed step after it.
+        part = ACTIVITY_PART.get() or info.activity_type
+        named = () if part == info.activity_type else ({"activity": part},)
         if kind is Handling.WAIT:
-            metrics.ACTIVITY_RETRIES.labels(info.activity_type, name).inc()
+            metrics.ACTIVITY_RETRIES.labels(part, name).inc()
             waiting = self._board.failed(
                 workflow_id,
                 run_id,
-                info.activity_type,
+                part,
                 dependency=dependency_of(exc) or name,
                 error_type=name,
                 reason=str(exc),
@@ -75,9 +80,9 @@ class _Guard:
             log.warning("activity_waiting", reason=str(exc), waiting=waiting.message)
             return ApplicationError(str(exc), waiting.as_dict(), type=name)
         if kind is Handling.BOUNDED and info.attempt < self._max_attempts:
-            metrics.ACTIVITY_RETRIES.labels(info.activity_type, name).inc()
+            metrics.ACTIVITY_RETRIES.labels(part, name).inc()
             log.warning("activity_unexpected_error", error=f"{name}: {exc}", exc_info=exc)
-            return ApplicationError(str(exc), type=name)
+            return ApplicationError(str(exc), *named, type=name)
         self._board.cleared(workflow_id, run_id)
         if kind is Handling.BOUNDED:
             message = f"{exc} (unexpected, after {info.attempt} attempts)"
@@ -85,7 +90,7 @@ class _Guard:
         else:
             message = str(exc)
             log.warning("activity_failed", error=f"{name}: {exc}")
-        return ApplicationError(message, type=name, non_retryable=True)
+        return ApplicationError(message, *named, type=name, non_retryable=True)
 
 
 class FlowActivities:

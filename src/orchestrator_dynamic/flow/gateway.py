@@ -96,6 +96,10 @@ class FlowGateway:
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 memo={STATUS_MEMO: WorkflowStatus.VALIDATING.value},
                 search_attributes=attributes,
+                # A worker of this process on the same client takes the first workflow task
+                # in the start's answer (no poll round trip); without one, the engine ignores
+                # the request and the workflow starts as usual.
+                request_eager_start=True,
             )
         except WorkflowAlreadyStartedError:
             return "existing"  # never run the same decision twice

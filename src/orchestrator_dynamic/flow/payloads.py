@@ -65,6 +65,9 @@ class ValidateInput:
     decision: ConsolidatedDecision
     workflow_id: str
     options: FlowOptions
+    # Set: a valid plan that needs no approval has its tickets generated (C2) in the same step,
+    # created at this moment (the workflow's clock). None (older histories): C1 only.
+    generate_at_ms: int | None = None
 
 
 @dataclass
@@ -75,6 +78,7 @@ class ValidateOutput:
     approval_reason: str = ""
     guardrails: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    tickets: list[ExecutionTicket] | None = None  # C2's tickets when generated in this step
 
 
 @dataclass
@@ -96,6 +100,31 @@ class AllocateInput:
     # The priority weights the workflow started with (FlowOptions.weights), so C3 scores as C2
     # and C4 do; None (histories from before the field) keeps the scheduler's configured ones.
     weights: tuple[float, float, float] | None = None
+    # Per ticket, how many history entries it had before this dispatch: the key of this
+    # attempt. Given (C4 runs as a local activity in the same workflow task), C3 answers an
+    # attempt already published with the allocation on record, so a workflow task retried after
+    # the publish sends the same bytes again. None (older histories): C3 always allocates.
+    dispatch_counts: dict[str, int] | None = None
+    # Set: C4 follows in the same step for this workflow, publishing each allocated ticket as
+    # the workflow will record it (ExecutionState.dispatch, then history_entry), with the
+    # tickets' histories so far and the telemetry waiting to go out. "" (older histories): C3
+    # only, the workflow publishes in a step of its own.
+    workflow_id: str = ""
+    histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    telemetry: list[TelemetryEvent] = field(default_factory=list)
+
+
+def history_entry(
+    status: str, at_ms: int, event: str, detail: str, worker_id: str | None
+) -> dict[str, Any]:
+    """One line of a ticket's history: the workflow writes it, C3+C4 writes the dispatch's."""
+    return {
+        "status": status,
+        "at": at_ms,
+        "event": event,
+        "detail": detail,
+        "worker_id": worker_id,
+    }
 
 
 @dataclass

@@ -17,12 +17,23 @@ from orchestrator_dynamic.domain.consolidation import (
     incident_for,
     sla_violated,
 )
-from orchestrator_dynamic.domain.errors import Issue, MalformedMessage, PlanRefused
+from orchestrator_dynamic.domain.errors import (
+    Issue,
+    MalformedMessage,
+    PlanRefused,
+    StoreUnavailable,
+)
 from orchestrator_dynamic.domain.model import ExecutionTicket, FinalDecision, TicketStatus
 from orchestrator_dynamic.domain.ports import Allocation, Collection, Publisher, Scheduler, Store
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.domain.task_types import alias_table
+from orchestrator_dynamic.flow.dispatch_record import (
+    ACTIVITY_PART,
+    DISPATCH_COUNT,
+    dispatches,
+    recorded_view,
+)
 from orchestrator_dynamic.flow.payloads import (
     AllocateInput,
     AllocateOutput,
@@ -100,23 +111,35 @@ class FlowSteps:
     async def validate(self, inp: ValidateInput) -> ValidateOutput:
         """Domain rules, then policies; every verdict is audited."""
         now = self._deps.clock()
-        outcome = await self._validate(inp, now)
+        # With C2 in this step the plan is built once, at the workflow's clock: C2's tickets are
+        # exactly these (plan_decision is deterministic), and the rules see the same moment.
+        plan_at = inp.generate_at_ms if inp.generate_at_ms is not None else now
+        outcome, tickets = await self._validate(inp, now, plan_at)
         await self._audit(inp, outcome, now)
         metrics.VALIDATIONS.labels("valid" if outcome.valid else "refused").inc()
+        if inp.generate_at_ms is not None and outcome.valid and not outcome.needs_approval:
+            ACTIVITY_PART.set("c2_generate_tickets")
+            _count_generated(tickets)
+            await self.sla_checkpoint("c2_generate", inp.workflow_id, tickets)
+            outcome.tickets = tickets
         return outcome
 
-    async def _validate(self, inp: ValidateInput, now: int) -> ValidateOutput:
+    async def _validate(
+        self, inp: ValidateInput, now: int, plan_at: int
+    ) -> tuple[ValidateOutput, list[ExecutionTicket]]:
         try:
-            planned = plan_decision(inp.decision, now, planning_config(inp.options))
+            planned = plan_decision(inp.decision, plan_at, planning_config(inp.options))
         except (MalformedMessage, PlanRefused) as exc:
-            return ValidateOutput(valid=False, issues=_views(exc.issues))
+            return ValidateOutput(valid=False, issues=_views(exc.issues)), []
         issues: list[Issue] = []
         warnings: list[str] = []
         if self._deps.policy is not None:
-            verdict = await self._deps.policy.validate_plan(planned.plan, planned.tickets, now)
+            verdict = await self._deps.policy.validate_plan(
+                planned.plan, planned.tickets, now, inp.options.max_in_flight
+            )
             issues, warnings = verdict.issues(), list(verdict.warnings)
         if issues:
-            return ValidateOutput(valid=False, issues=_views(issues), warnings=warnings)
+            return ValidateOutput(valid=False, issues=_views(issues), warnings=warnings), []
         decision, plan = planned.decision, planned.plan
         reasons = []
         if decision.final_decision is FinalDecision.REVIEW_REQUIRED:
@@ -127,13 +150,14 @@ class FlowSteps:
             reasons.append("the plan requires approval")
         if plan.is_destructive or plan.destructive_tasks:
             reasons.append("the plan has destructive tasks")
-        return ValidateOutput(
+        outcome = ValidateOutput(
             valid=True,
             needs_approval=bool(reasons),
             approval_reason="; ".join(reasons),
             guardrails=list(decision.guardrails_triggered),
             warnings=warnings,
         )
+        return outcome, planned.tickets
 
     async def _audit(self, inp: ValidateInput, outcome: ValidateOutput, now: int) -> None:
         record = {
@@ -161,8 +185,7 @@ class FlowSteps:
         config = planning_config(inp.options)
         with metrics.TICKET_GENERATION_DURATION.time():
             tickets = plan_decision(inp.decision, inp.created_at_ms, config).tickets
-        for ticket in tickets:
-            metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
+        _count_generated(tickets)
         return tickets
 
     async def generate_checked(self, inp: GenerateInput, workflow_id: str) -> list[ExecutionTicket]:
@@ -177,11 +200,36 @@ class FlowSteps:
         """Per ticket: predictions (when ML is on), policies, then the scheduler, then policies
         on the chosen worker; a refused ticket comes back as POLICY_REFUSED and is never
         dispatched."""
-        tickets = ml_steps.with_predictions(self._deps.ml, inp.tickets)
-        out = []
-        for ticket in tickets:
-            out.append(await self._allocate_one(ticket, inp))
-        return AllocateOutput(out)
+        recorded = await self._recorded_allocations(inp)
+        fresh = [t for t in inp.tickets if t.ticket_id not in recorded]
+        tickets = ml_steps.with_predictions(self._deps.ml, fresh)
+        views = {t.ticket_id: await self._allocate_one(t, inp) for t in tickets}
+        out = AllocateOutput([recorded.get(t.ticket_id) or views[t.ticket_id] for t in inp.tickets])
+        if inp.workflow_id:
+            ACTIVITY_PART.set("c4_publish_tickets")
+            await self.publish(dispatches(inp, out))
+        return out
+
+    async def _recorded_allocations(self, inp: AllocateInput) -> dict[str, AllocationView]:
+        """Sticky allocations: an attempt C4 already stored (same ticket, same number of
+        history entries before it) is answered with the allocation on record, so a workflow
+        task retried after its publish sends byte-identical tickets again."""
+        if not inp.dispatch_counts:
+            return {}
+        out: dict[str, AllocationView] = {}
+        for ticket in inp.tickets:
+            count = inp.dispatch_counts.get(ticket.ticket_id)
+            try:
+                doc = await self._deps.store.get(Collection.TICKETS, ticket.ticket_id)
+            except StoreUnavailable as exc:
+                # Dispatch goes on through a store outage, as the store's writes do (they wait
+                # in the spool): allocated afresh. Only a task retried after a publish during
+                # the same outage could then publish other bytes.
+                log.warning("sticky_allocations_unread", reason=str(exc))
+                return out
+            if count is not None and doc is not None and doc.get(DISPATCH_COUNT) == count:
+                out[ticket.ticket_id] = recorded_view(ticket.ticket_id, doc)
+        return out
 
     async def _allocate_one(self, ticket: ExecutionTicket, inp: AllocateInput) -> AllocationView:
         checks = TicketChecks.of(self._deps.policy, ticket, inp)
@@ -255,6 +303,8 @@ class FlowSteps:
             history=record.history,
             timestamp=now,
         )
+        if record.ticket.status is TicketStatus.RUNNING:  # the attempt C3 keeps sticky
+            doc[DISPATCH_COUNT] = len(record.history) - 1
         if record.report is not None:  # what the worker said: output, metadata, logs
             doc["result"] = record.report.model_dump(mode="json")
         await self._deps.store.put(Collection.TICKETS, record.ticket.ticket_id, doc)
@@ -399,6 +449,11 @@ def _view(
         allocation.priority_score,
         metadata,
     )
+
+
+def _count_generated(tickets: list[ExecutionTicket]) -> None:
+    for ticket in tickets:
+        metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
 
 
 def _wire(ticket: ExecutionTicket) -> ExecutionTicket:

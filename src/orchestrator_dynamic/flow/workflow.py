@@ -7,8 +7,9 @@ the pure ``ExecutionState``, and all I/O happens in activities. Workflow id = de
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -54,6 +55,7 @@ with workflow.unsafe.imports_passed_through():
         ValidateOutput,
         WorkflowStatus,
         WorkflowView,
+        history_entry,
     )
     from orchestrator_dynamic.flow.retrying import BOARD
 
@@ -79,6 +81,24 @@ STATUS_MEMO_PATCH = "status-memo"
 # telemetry); older histories left them PENDING.
 CANCEL_UNRUN_PATCH = "cancel-unrun-on-failure"
 STEP_FAILURE_PATCH = "step-failure-consolidates"
+# C4 (publish), C5 (consolidate) and the telemetry flushes run as local activities: in the
+# workflow task that decided them, so a layer of the DAG costs the engine no activity round
+# trip; C2 runs inside C1's step and C4 inside C3's (one local activity each instead of two).
+# Each is idempotent by id; C3 answers an attempt already published with the allocation on
+# record (sticky, see FlowSteps.allocate) and C4 publishes each ticket exactly as the workflow
+# then records it, so a workflow task retried after a publish sends the same bytes. Older
+# histories replay the separate remote steps.
+LOCAL_STEPS_PATCH = "local-c4-c5-c6"
+# The step a combined step's part belongs to (C2 inside C1, C4 inside C3), for the status and
+# the failure reason.
+_STEP_OF_PART = {
+    "c2_generate_tickets": "C2_GENERATE_TICKETS",
+    "c3_allocate": "C3_ALLOCATE",
+    "c4_publish_tickets": "C4_DISPATCH",
+}
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
 
 _EVENT_OF = {
     TransitionKind.DISPATCHED: TelemetryEventType.TICKET_ASSIGNED,
@@ -115,6 +135,7 @@ class FlowCWorkflow:
         self._cancel: CancelSignal | None = None
         # Dispatched tickets whose publish is not confirmed yet: still PENDING to the outside.
         self._unconfirmed: set[str] = set()
+        self._local = False  # LOCAL_STEPS_PATCH, decided at C1
 
     _status_now: WorkflowStatus
     _status_memo = False  # decided once, first thing in run()
@@ -149,11 +170,16 @@ class FlowCWorkflow:
     @workflow.query
     def view(self) -> WorkflowView:
         tickets = [_view(t, self._unconfirmed) for t in self._all_tickets()]
+        if self._outline is None and self._decision is not None:
+            # Pure and command-free: computed at the first query that needs it, not on the
+            # critical path of every start (a query adds no command, so replay is untouched).
+            self._outline = plan_outline(self._decision)
         outline = self._outline
+        waiting = _waiting()
         return WorkflowView(
             workflow_id=workflow.info().workflow_id,
             status=self._status,
-            step=self._step,
+            step=_STEP_OF_PART.get(str((waiting or {}).get("activity")), self._step),
             decision_id=self._decision.decision_id if self._decision else "",
             plan_id=self._decision.plan_id if self._decision else "",
             tickets=tickets,
@@ -165,7 +191,7 @@ class FlowCWorkflow:
             reason=self._reason,
             # Read, never written, here: the activities' record of the current step's retries
             # (flow/retrying.py); a query adds no command, so replay is untouched.
-            waiting=_waiting(),
+            waiting=waiting,
             risk_band=str((outline or {}).get("risk_band", "")),
             plan=None if tickets or outline is None else outline,
         )
@@ -178,8 +204,6 @@ class FlowCWorkflow:
         # task that recorded its marker. Histories from before the patch replay without upserts.
         self._status_memo = workflow.patched(STATUS_MEMO_PATCH)
         self._decision = inp.decision
-        # Pure and command-free (replays the same), computed once rather than on every query.
-        self._outline = plan_outline(inp.decision)
         started = self._now()
         self._event(TelemetryEventType.FLOW_C_STARTED)
         try:
@@ -207,12 +231,14 @@ class FlowCWorkflow:
         if outcome.needs_approval and not await self._wait_for_approval(inp):
             return WorkflowStatus.REJECTED
         self._step = "C2_GENERATE_TICKETS"
-        tickets = await workflow.execute_local_activity_method(
-            FlowActivities.generate_tickets,
-            GenerateInput(inp.decision, self._now(), inp.options),
-            start_to_close_timeout=LOCAL_TIMEOUT,
-            retry_policy=DEPENDENCY_RETRY,
-        )
+        tickets = outcome.tickets
+        if tickets is None:  # generated in C1's step unless approval came between
+            tickets = await workflow.execute_local_activity_method(
+                FlowActivities.generate_tickets,
+                GenerateInput(inp.decision, self._now(), inp.options),
+                start_to_close_timeout=LOCAL_TIMEOUT,
+                retry_policy=DEPENDENCY_RETRY,
+            )
         self._step_event("C2_GENERATE_TICKETS", ticket_ids=[t.ticket_id for t in tickets])
         self._plan = self._state(tickets, inp)
         self._status = WorkflowStatus.RUNNING
@@ -236,6 +262,9 @@ class FlowCWorkflow:
     async def _validate(self, inp: FlowInput) -> ValidateOutput:
         self._step_event("C1_VALIDATE", started=True)
         validate_input = ValidateInput(inp.decision, workflow.info().workflow_id, inp.options)
+        self._local = workflow.patched(LOCAL_STEPS_PATCH)
+        if self._local:
+            validate_input.generate_at_ms = self._now()
         if workflow.patched(LOCAL_C1_PATCH):
             # C1 is short and idempotent (an upsert of the audit record), so it runs as a local
             # activity inside the first workflow task: one engine round trip less before the
@@ -304,12 +333,22 @@ class FlowCWorkflow:
         self, state: ExecutionState, batch: list[ExecutionTicket], now: int
     ) -> None:
         self._step = "C3_ALLOCATE"
+        local = workflow.patched(LOCAL_STEPS_PATCH)
+        approval = vars(self._approval) if self._approval else None
+        allocate = AllocateInput(batch, now, approval, _weights(state))
+        if local:  # C4 in the same step: it publishes what is recorded below
+            allocate.dispatch_counts = {
+                t.ticket_id: len(self._history.get(t.ticket_id, [])) for t in batch
+            }
+            allocate.workflow_id = workflow.info().workflow_id
+            allocate.histories = {
+                t.ticket_id: list(self._history.get(t.ticket_id, [])) for t in batch
+            }
+            allocate.telemetry = self._take_outbox()
         allocated = await workflow.execute_local_activity_method(
             FlowActivities.allocate,
-            AllocateInput(
-                batch, now, vars(self._approval) if self._approval else None, _weights(state)
-            ),
-            start_to_close_timeout=LOCAL_TIMEOUT,
+            allocate,
+            start_to_close_timeout=STEP_TIMEOUT if local else LOCAL_TIMEOUT,
             retry_policy=DEPENDENCY_RETRY,
         )
         records = []
@@ -324,6 +363,8 @@ class FlowCWorkflow:
                 state, Transition(ticket.ticket_id, kind, now, method, allocation.worker_id)
             )
             records.append(TicketRecord(ticket, list(self._history[ticket.ticket_id])))
+        if local:
+            return  # published in C3's step
         self._step = "C4_DISPATCH"
         # Published as PENDING (what workers run); RUNNING for the outside once confirmed.
         self._unconfirmed = {r.ticket.ticket_id for r in records}
@@ -374,11 +415,10 @@ class FlowCWorkflow:
 
     async def _finish(self, inp: FlowInput, status: WorkflowStatus, started: int) -> FlowResult:
         self._step = "C5_CONSOLIDATE"
-        out = await workflow.execute_activity_method(
+        out = await self._step_call(
+            workflow.patched(LOCAL_STEPS_PATCH),
             FlowActivities.consolidate,
             self._consolidate_input(inp, status, started),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DEPENDENCY_RETRY,
         )
         self._metrics = out.metrics
         if out.incident is not None:
@@ -450,11 +490,10 @@ class FlowCWorkflow:
         await self._finish(inp, WorkflowStatus.CANCELLED, started)
 
     async def _flush_telemetry(self) -> None:
-        await workflow.execute_activity_method(
+        await self._step_call(
+            workflow.patched(LOCAL_STEPS_PATCH),
             FlowActivities.emit_telemetry,
             TelemetryInput(workflow.info().workflow_id, self._take_outbox()),
-            start_to_close_timeout=STEP_TIMEOUT,
-            retry_policy=DEPENDENCY_RETRY,
         )
 
     async def _flush_final(self) -> None:
@@ -468,14 +507,30 @@ class FlowCWorkflow:
             records[i : i + RECORDS_PER_ACTIVITY]
             for i in range(0, len(records), RECORDS_PER_ACTIVITY)
         ]
+        local = workflow.patched(LOCAL_STEPS_PATCH)
         for index, chunk in enumerate(chunks or [[]]):
             events = self._take_outbox() if index == len(chunks or [[]]) - 1 else []
-            await workflow.execute_activity_method(
+            await self._step_call(
+                local,
                 FlowActivities.emit_telemetry,
                 TelemetryInput(workflow.info().workflow_id, events, chunk),
-                start_to_close_timeout=STEP_TIMEOUT,
-                retry_policy=DEPENDENCY_RETRY,
             )
+
+    async def _step_call(
+        self,
+        local: bool,
+        step: Callable[[FlowActivities, _In], Awaitable[_Out]],
+        arg: _In,
+    ) -> _Out:
+        """One step, in this workflow task (local) or as an activity of its own (older
+        histories); the same retries either way."""
+        if local:
+            return await workflow.execute_local_activity_method(
+                step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=DEPENDENCY_RETRY
+            )
+        return await workflow.execute_activity_method(
+            step, arg, start_to_close_timeout=STEP_TIMEOUT, retry_policy=DEPENDENCY_RETRY
+        )
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -494,13 +549,13 @@ class FlowCWorkflow:
         if ticket.ticket_id in state.timeouts:  # the state machine's record, not the text
             self._timed_out.add(ticket.ticket_id)
         self._history.setdefault(ticket.ticket_id, []).append(
-            {
-                "status": ticket.status.value,
-                "at": transition.at_ms,
-                "event": transition.kind.value,
-                "detail": transition.detail,
-                "worker_id": transition.worker_id,
-            }
+            history_entry(
+                ticket.status.value,
+                transition.at_ms,
+                transition.kind.value,
+                transition.detail,
+                transition.worker_id,
+            )
         )
         event = _EVENT_OF.get(transition.kind)
         if event is None:
@@ -549,6 +604,10 @@ class FlowCWorkflow:
 def _step_error(step: str, exc: ActivityError | ApplicationError) -> str:
     cause = exc.cause if isinstance(exc, ActivityError) else exc
     if isinstance(cause, ApplicationError):
+        # A combined step names the part that failed (C4 inside C3's step is C4_DISPATCH).
+        part = cause.details[0] if cause.details else None
+        if isinstance(part, dict):
+            step = _STEP_OF_PART.get(str(part.get("activity")), step)
         return f"{step} failed: {cause.type}: {cause.message}"
     return f"{step} failed: {cause or exc}"
 

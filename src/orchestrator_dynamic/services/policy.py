@@ -22,6 +22,7 @@ import pydantic_core
 import structlog
 from prometheus_client import Counter
 
+from orchestrator_dynamic.domain import dag
 from orchestrator_dynamic.domain.errors import Issue, PolicyContractMismatch, PolicyUnavailable
 from orchestrator_dynamic.domain.model import (
     SLA,
@@ -230,6 +231,25 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def plan_concurrency(tickets: Sequence[ExecutionTicket], max_in_flight: int | None) -> int:
+    """At most how many of a plan's tickets run at once: never more than the workflow lets be
+    in flight, nor more than the DAG allows. The tickets of one dependency chain run one after
+    another, so a plan whose longest chain has L tickets runs at most n - L + 1 at once. That is
+    a bound that always holds (the widest layer does not: tickets of different layers can run
+    together), cheap for 10,000 tickets."""
+    if not tickets:
+        return 0
+    ids = {t.ticket_id for t in tickets}
+    # A dependency outside the tickets given constrains nothing here (C1 checked the plan).
+    graph = {t.ticket_id: [d for d in t.dependencies if d in ids] for t in tickets}
+    try:
+        chain = len(dag.layers(graph))
+    except ValueError:  # a cycle: not a plan that runs (C1 refuses it before the policies)
+        chain = 1
+    structural = len(tickets) - chain + 1
+    return structural if max_in_flight is None else min(structural, max_in_flight)
+
+
 def digest(doc: Mapping[str, Any]) -> str:
     canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -256,10 +276,18 @@ class PolicyValidator:
         self._config_json = input_json(self._config_input)
 
     async def validate_plan(
-        self, plan: CognitivePlan, tickets: Sequence[ExecutionTicket], now_ms: int
+        self,
+        plan: CognitivePlan,
+        tickets: Sequence[ExecutionTicket],
+        now_ms: int,
+        max_in_flight: int | None = None,
     ) -> Verdict:
-        """C1: every ticket of the plan against resource limits and SLA rules."""
+        """C1: every ticket of the plan against resource limits and SLA rules.
+
+        ``concurrent_tickets`` is what the plan can run at once (``plan_concurrency``), not its
+        size: a plan of 1,000 tickets never has more than ``max_in_flight`` of them running."""
         doc = self.input_document("plan", now_ms, tickets, PlanContext.of(plan))
+        doc["concurrent_tickets"] = plan_concurrency(tickets, max_in_flight)
         workflow_id = tickets[0].workflow_id if tickets else None
         return await self._run(PLAN_PACKAGES, doc, Scope("plan", workflow_id), now_ms)
 

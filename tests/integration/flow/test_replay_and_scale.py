@@ -53,7 +53,9 @@ async def test_fresh_histories_replay_deterministically(
     result = await replayer().replay_workflow(history)
     assert result.replay_failure is None
     if os.environ.get("RECORD_HISTORIES"):  # refresh tests/fixtures/histories on purpose only
-        name = f"{fixture}{'-failing' if behaviour else ''}.json"
+        # A suffix keeps the histories of an earlier workflow shape beside the new ones.
+        suffix = os.environ.get("RECORD_HISTORIES_SUFFIX", "")
+        name = f"{fixture}{'-failing' if behaviour else ''}{suffix}.json"
         HISTORIES.mkdir(exist_ok=True)
         (HISTORIES / name).write_text(json.dumps(history.to_json_dict()))
 

@@ -15,6 +15,7 @@ from orchestrator_dynamic.services.policy import (
     PlanContext,
     PolicyConfig,
     PolicyValidator,
+    plan_concurrency,
 )
 from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
 from tests.conftest import DECISIONS
@@ -62,7 +63,8 @@ def test_invalid_fixtures_never_reach_the_policies(name: str) -> None:
 async def test_c1_refuses_a_plan_over_the_ticket_limit(engine: Any) -> None:
     plan = planned("large-100-task-dag")
     now = plan.tickets[0].created_at
-    verdict = await validator(engine, max_concurrent_tickets=99).validate_plan(
+    at_once = plan_concurrency(plan.tickets, None)  # what it can run at once, not its size
+    verdict = await validator(engine, max_concurrent_tickets=at_once - 1).validate_plan(
         plan.plan, plan.tickets, now
     )
     assert not verdict.allowed
