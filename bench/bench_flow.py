@@ -23,6 +23,7 @@ from temporalio.worker import Worker
 
 import bench
 import orchestrator_dynamic
+from bench import goals
 from bench.floor import FIRST_ACTIVITY, FloorWorkflow, noop
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
@@ -156,6 +157,38 @@ async def throughput(run: Callable[[], Awaitable[Any]], plans: int, parallel: in
     return plans / (time.perf_counter() - started)
 
 
+# The issue-19 goal each measure of each fixture answers, and its ceiling (ratio to the floor).
+GOALS: dict[str, tuple[float, dict[str, str]]] = {
+    "approve-5-task-dag": (
+        1.5,
+        {
+            "accepted -> root tickets p50": goals.FLOW_ROOT_P50,
+            "accepted -> root tickets p95": goals.FLOW_ROOT_P95,
+            "accepted -> plan completed p50": goals.FLOW_COMPLETED_P50,
+            "accepted -> plan completed p95": goals.FLOW_COMPLETED_P95,
+            "plans/s": goals.FLOW_PLANS_PER_S,
+        },
+    ),
+    "large-100-task-dag": (
+        1.0,
+        {
+            "accepted -> root tickets p50": goals.FLOW_LARGE_ROOT_P50,
+            "accepted -> root tickets p95": goals.FLOW_LARGE_ROOT_P95,
+            "accepted -> plan completed p50": goals.FLOW_LARGE_COMPLETED_P50,
+            "accepted -> plan completed p95": goals.FLOW_LARGE_COMPLETED_P95,
+            "plans/s": goals.FLOW_LARGE_PLANS_PER_S,
+        },
+    ),
+}
+
+
+def record_goal(fixture_name: str, measure_name: str, ratio: float) -> None:
+    ceiling, names = GOALS.get(fixture_name, (0.0, {}))
+    if measure_name in names:
+        target = f"<= {ceiling:.1f}x"
+        goals.record(names[measure_name], f"{ratio:.2f}x", target, ratio <= ceiling, ratio)
+
+
 async def measure(client: Client, name: str, samples: int, plans: int, parallel: int) -> list[str]:
     doc, layers = fixture(name)
     _worker, gateway, agents, _ = flow_rig_cache[0]
@@ -180,9 +213,11 @@ async def measure(client: Client, name: str, samples: int, plans: int, parallel:
         b = [s[index] * 1000 for s in floor]
         for p_name, p in (("p50", 0.5), ("p95", 0.95)):
             x, y = percentile(a, p), percentile(b, p)
+            record_goal(name, f"{label} {p_name}", x / y)
             rows.append(
                 f"{name:<20} {label + ' ' + p_name:<32} {x:9.1f} ms {y:9.1f} ms {x / y:6.2f}x"
             )
+    record_goal(name, "plans/s", floor_tp / ours_tp)
     rows.append(
         f"{name:<20} {'completed plans/s (' + str(parallel) + ' in flight)':<32} "
         f"{ours_tp:9.1f}/s  {floor_tp:9.1f}/s  {floor_tp / ours_tp:6.2f}x"

@@ -20,6 +20,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from bench import goals
 from bench.bench_flow import CAPABILITIES, FIXTURES, InstantAgents, compile_bytecode, now_ms
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
@@ -60,6 +61,12 @@ def layered_plan(tasks: int) -> dict[str, Any]:
     return doc
 
 
+def record(tasks: int, measured: str, completed: bool) -> None:
+    """The issue-19 goal is the 10,000-task plan; smaller sizes are context."""
+    if tasks >= 10_000:
+        goals.record(goals.LARGE_PLAN, measured, "completes", completed)
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -71,6 +78,7 @@ async def one(client: Client, gateway: FlowGateway, tasks: int) -> str:
     try:
         await gateway.start(parse_decision(doc))
     except OrchestratorError as exc:
+        record(tasks, "not started", False)
         return f"{tasks:>7,} tasks  decision {size / 1e6:.1f} MB  not started: {exc}"
     handle = client.get_workflow_handle(doc["decision_id"])
     try:
@@ -80,6 +88,8 @@ async def one(client: Client, gateway: FlowGateway, tasks: int) -> str:
     except Exception as exc:  # the workflow's failure is the measurement here
         outcome = f"did not complete: {type(exc).__name__}: {exc}"
     elapsed = time.perf_counter() - started
+    completed = outcome.startswith("COMPLETED")
+    record(tasks, f"{elapsed:.1f} s" if completed else outcome.split(":")[0][:14], completed)
     history = await handle.fetch_history()
     events, history_mb = len(history.events), len(json.dumps(history.to_json_dict())) / 1e6
     return (
