@@ -85,3 +85,8 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic",
     ["topic", "reason_code"],
 )
+
+# Scale-out: which replica runs each loop that must run once (1 in the holder, 0 elsewhere).
+LEASES_HELD = Gauge(
+    "orchestration_lease_held", "1 while this replica holds the named lease", ["lease"]
+)
