@@ -26,7 +26,7 @@ from pathlib import Path
 
 from orchestrator_dynamic.adapters.bus.kafka import KafkaBus
 from orchestrator_dynamic.adapters.registry.grpc import GrpcRegistry
-from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.domain.model import ExecutionTicket, TicketStatus
 from orchestrator_dynamic.domain.ports import BusMessage
 from orchestrator_dynamic.entrypoints.demo_agents import DemoAgentPool
 from tests.servers.service_registry import RegistryServer
@@ -34,12 +34,11 @@ from tests.servers.service_registry import RegistryServer
 
 @dataclass
 class RecordingPool(DemoAgentPool):
-    load: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    peak: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    over_capacity: set[str] = field(default_factory=set)
+    """The demo agents (which record their own load against capacity), reading every ticket."""
+
     contents: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
-    started: int = 0
-    finished: int = 0
+    retried: set[str] = field(default_factory=set)
+    unassigned: set[str] = field(default_factory=set)
 
     def _take(self, message: BusMessage) -> None:
         self._record(message)
@@ -51,20 +50,12 @@ class RecordingPool(DemoAgentPool):
         except ValueError:
             return
         key = f"{ticket.ticket_id}|{ticket.retry_count}|{ticket.status.value}"
+        if ticket.retry_count:
+            self.retried.add(ticket.ticket_id)
+        if ticket.status is TicketStatus.PENDING and not ticket.metadata.get("worker_id"):
+            self.unassigned.add(ticket.ticket_id)
         canonical = json.dumps(json.loads(message.value), sort_keys=True).encode()
         self.contents[key].add(hashlib.sha256(canonical).hexdigest())
-
-    async def _work(self, ticket: ExecutionTicket, worker_id: str) -> None:
-        self.load[worker_id] += 1
-        self.started += 1
-        self.peak[worker_id] = max(self.peak[worker_id], self.load[worker_id])
-        if self.load[worker_id] > self.profiles[worker_id].max_concurrent_tasks:
-            self.over_capacity.add(worker_id)
-        try:
-            await super()._work(ticket, worker_id)
-        finally:
-            self.load[worker_id] -= 1
-            self.finished += 1
 
     def stats(self) -> dict[str, object]:
         return {
@@ -72,9 +63,10 @@ class RecordingPool(DemoAgentPool):
             "two_contents": sorted(k for k, v in self.contents.items() if len(v) > 1),
             "peak": dict(self.peak),
             "capacity": {w: p.max_concurrent_tasks for w, p in self.profiles.items()},
-            "over_capacity": sorted(self.over_capacity),
-            "started": self.started,
-            "finished": self.finished,
+            "over_capacity_events": self.over_capacity_events,
+            "retried": len(self.retried),
+            "unassigned": len(self.unassigned),
+            "running": len(self._running),
         }
 
 

@@ -90,3 +90,13 @@ DEAD_LETTERS = Counter(
 LEASES_HELD = Gauge(
     "orchestration_lease_held", "1 while this replica holds the named lease", ["lease"]
 )
+
+# The demo agents (`up --demo-workers`): their own record of concurrent load, against capacity.
+DEMO_AGENT_PEAK_LOAD = Gauge(
+    "orchestration_demo_agent_peak_load", "Most tickets a demo agent ran at once", ["worker_id"]
+)
+DEMO_AGENT_OVER_CAPACITY = Counter(
+    "orchestration_demo_agent_over_capacity_total",
+    "Times a demo agent ran more tickets at once than the capacity it registered",
+    ["worker_id"],
+)
