@@ -20,9 +20,14 @@ def message(capabilities: list[str], metadata: dict[str, str] | None = None) -> 
 
 
 async def until_results(bus: RecordingPublisher, count: int) -> list[dict[str, Any]]:
-    async with asyncio.timeout(10):
-        while len(bus.topic("execution.results")) < count:
-            await asyncio.sleep(0.01)
+    enough = asyncio.Event()
+
+    async def counted(_: object) -> None:
+        if len(bus.topic("execution.results")) >= count:
+            enough.set()
+
+    bus.on("execution.results", counted)
+    await asyncio.wait_for(enough.wait(), 10)
     return [json.loads(r.value) for r in bus.topic("execution.results")]
 
 
