@@ -37,7 +37,8 @@ def main() -> int:
             with Topology(root / "topology", workers=2, intakes=2, apis=1) as topo:
                 for row in campaign.topology_rows(topo, only):
                     rows.append(row)
-                    print(report.table([row]).splitlines()[-1 if not row.notes else -2], flush=True)
+                    report.write(rows, args.report)  # what was measured survives an interrupt
+                    print(report.table([row]), flush=True)
         if only is None or "up" in only:
             rows.append(embedded_load.embedded_row(root, sizes.up_plans, sizes.settle_s))
     finally:

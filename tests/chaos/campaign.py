@@ -23,7 +23,7 @@ import os
 import random
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -219,7 +219,8 @@ def freeze_worker(seconds: float) -> Fault:
 # ---------------------------------------------------------------- the campaign
 
 
-def topology_rows(topo: Topology, only: set[str] | None = None) -> list[Row]:
+def topology_rows(topo: Topology, only: set[str] | None = None) -> Iterator[Row]:
+    """Each scenario's row as soon as it is measured."""
     s = sizes()
     kills_per_run = max(1, s.worker_kills // s.worker_runs)
     plans: dict[str, Callable[[Row], None]] = {
@@ -246,13 +247,12 @@ def topology_rows(topo: Topology, only: set[str] | None = None) -> list[Row]:
             topo, row, s.zombie_plans, freeze_worker(s.freeze_s), s.mixed
         ),
     }
-    rows = []
     for name, body in plans.items():
         if only is None or name in only:
-            rows.append(scenario(topo, name, body))
+            row = scenario(topo, name, body)
             if name == "worker SIGKILL":
-                rows[-1].notes["kills"] = kills_per_run * s.worker_runs
-    return rows
+                row.notes["kills"] = kills_per_run * s.worker_runs
+            yield row
 
 
 def faults_of(rows: list[Row]) -> dict[str, Any]:

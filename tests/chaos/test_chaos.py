@@ -40,7 +40,7 @@ def check(row: Row) -> None:
     ],
 )
 def test_fault(topo: Topology, name: str) -> None:
-    [row] = campaign.topology_rows(topo, {name})
+    [row] = list(campaign.topology_rows(topo, {name}))
     check(row)
 
 
