@@ -7,6 +7,9 @@ import asyncio
 import json
 from typing import Any, cast
 
+import structlog
+import structlog.testing
+
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.domain.ports import BusMessage, MessageBus
 from orchestrator_dynamic.entrypoints.demo_agents import DemoAgentPool
@@ -47,11 +50,13 @@ async def test_allocated_tickets_beyond_capacity_are_counted_over_capacity() -> 
     many tickets to one agent shows here."""
     bus = RecordingPublisher()
     pool = DemoAgentPool(cast(MessageBus, bus), BuiltinRegistry(), count=1, speed=0.03)
-    for _ in range(10):
-        pool._take(message(["testing"], {"worker_id": "demo-agent-1"}))
-    await until_results(bus, 10)
+    with structlog.testing.capture_logs() as logs:
+        for _ in range(10):
+            pool._take(message(["testing"], {"worker_id": "demo-agent-1"}))
+        await until_results(bus, 10)
     assert pool.peak["demo-agent-1"] == 10
     assert pool.over_capacity_events == 2
+    assert [e["load"] for e in logs if e["event"] == "demo_agent_over_capacity"] == [9, 10]
 
 
 async def test_an_unassigned_ticket_no_agent_can_run_waits() -> None:
