@@ -9,6 +9,7 @@ over capacity). CHAOS_SCALE=full gives the campaign's sizes (the Makefile sets i
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -19,7 +20,12 @@ from tests.servers import leftovers
 from tests.topology import Topology
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM (a `timeout`) stops every process of the topology too
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     parser = argparse.ArgumentParser(prog="python -m tests.chaos")
     parser.add_argument("--report", type=Path, default=Path("chaos-report.json"))
     parser.add_argument("--only", action="append", help="scenario name (repeatable)")
