@@ -4,6 +4,7 @@ the session leaves no process of its own behind."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,12 @@ DECISIONS = FIXTURES / "decisions"
 
 # Set before any test starts a process: every child of this session carries it.
 SESSION_MARKER = leftovers.mark_session()
+
+# ML is on by default; loading scikit-learn costs each service process about 2 s of CPU, paid by
+# every `up` the suite starts. Off for the suite unless a test turns it on: the ML tests do
+# (tests/integration/ml, tests/e2e/test_cli_ml.py, tests/e2e/test_up_ml_default.py runs `up` on the
+# real defaults), and tests/unit/test_settings.py checks the default itself.
+os.environ.setdefault("ML_PREDICTIONS_ENABLED", "false")
 
 
 @pytest.hookimpl(trylast=True)  # after the runner's own hook has torn the session fixtures down

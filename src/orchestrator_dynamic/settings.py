@@ -177,7 +177,8 @@ class Settings(BaseSettings):
     opa_max_concurrent_tickets: int = Field(100, ge=1)
 
     # -- ML
-    ml_predictions_enabled: bool = False
+    # on, as upstream: every ticket gets predictions in C3 (a heuristic until a model is trained)
+    ml_predictions_enabled: bool = True
     ml_model_registry_uri: str = ""
     ml_training_window_days: int = Field(30, ge=1)
     ml_min_training_samples: int = Field(100, ge=1)

@@ -33,6 +33,7 @@ def test_defaults_are_the_embedded_setup() -> None:
         60_000,
     )
     assert s.priority_weights().risk == 0.4
+    assert s.ml_predictions_enabled  # as upstream: predictions on every ticket
     assert not s.opa_fail_open and s.opa_allowed_capabilities == []  # every one allowed
     assert s.task_types() == {
         "create": TaskType.EXECUTE,
