@@ -210,7 +210,8 @@ def test_production_connects_to_the_platform(chart: helm.Chart) -> None:
     assert settings["KAFKA_SASL_MECHANISM"].startswith("SCRAM-")
     assert len(settings["REDIS_CLUSTER_NODES"].split(",")) >= 3
     assert settings["OPA_URL"].startswith("http")
-    assert settings["ML_MODEL_REGISTRY_URI"].startswith("http")
+    assert settings["MLFLOW_TRACKING_URI"].startswith("http")
+    assert settings["ML_PREDICTIONS_ENABLED"] == "true"
     assert settings["OTEL_EXPORTER_ENDPOINT"].endswith("/v1/traces")
     for value in settings.values():
         assert isinstance(value, str)  # ConfigMap data is strings only
