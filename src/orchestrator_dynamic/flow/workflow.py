@@ -237,6 +237,7 @@ class FlowCWorkflow:
 
     async def _run(self, inp: FlowInput) -> WorkflowStatus:
         if inp.resume is not None:
+            self._status = WorkflowStatus.RUNNING
             await self._resume(inp.resume)
             return await self._run_plan(inp)
         outcome = await self._validate(inp)

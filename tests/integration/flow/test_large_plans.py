@@ -15,7 +15,7 @@ from temporalio.client import WorkflowHistory
 from orchestrator_dynamic.domain.model import TicketStatus
 from orchestrator_dynamic.domain.ports import Collection
 from orchestrator_dynamic.flow.gateway import FlowGateway
-from orchestrator_dynamic.flow.payloads import FlowOptions
+from orchestrator_dynamic.flow.payloads import FlowOptions, WorkflowStatus
 from tests.conftest import decision_doc
 from tests.integration.flow.conftest import FAST, RigFactory
 from tests.integration.flow.harness import FlowRig, now_ms
@@ -113,3 +113,17 @@ async def test_a_small_decision_still_starts_inside_its_input(rig_factory: RigFa
     assert first_input["decision"]["cognitive_plan"]
     assert first_input.get("decision_ref") is None
     assert Collection.FLOW_STASH not in rig.store.data
+
+
+async def test_an_approved_plan_started_by_reference_generates_its_tickets_in_the_stash(
+    rig_factory: RigFactory,
+) -> None:
+    rig: FlowRig = await rig_factory(options=CONTINUING)
+    by_reference(rig, CONTINUING, 1_000)
+    submission = await rig.submit(decision_doc("review-required"))
+    await rig.wait_status(submission.workflow_id, WorkflowStatus.AWAITING_APPROVAL)
+    await rig.gateway.decide(submission.workflow_id, True, "alice", "fine")
+    view = await rig.finished_view(submission.workflow_id)
+    assert view.status == "COMPLETED", view.reason
+    assert view.tickets
+    assert f"tickets/{submission.workflow_id}/0" in rig.store.data[Collection.FLOW_STASH]
