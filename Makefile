@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 # chromium and its driver run the web console's browser tests (nothing downloads a browser).
 DEBIAN_TEST_PACKAGES := postgresql redis-server prometheus prometheus-alertmanager chromium chromium-driver
 
-.PHONY: install run test test-unit lint bench system-deps clean
+.PHONY: install run test test-unit lint bench system-deps clean chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,11 @@ lint: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# The fault campaign at full size (README "Running at scale"): prints the table and writes
+# chaos-report.json; fails when a figure is not met. `make test` runs a small version.
+chaos: install system-deps
+	CHAOS_SCALE=full $(BIN)/python -m tests.chaos --report chaos-report.json
 
 # The Service Registry stubs, regenerated from the .proto beside them (the output is committed).
 REGISTRY_PROTO := src/orchestrator_dynamic/adapters/registry/grpc_gen/service_registry.proto

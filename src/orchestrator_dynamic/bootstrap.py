@@ -7,11 +7,10 @@ reverse; entrypoints (``up``, the worker, the API) hold the Runtime for their li
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -23,6 +22,8 @@ from orchestrator_dynamic.adapters.bus.kafka import KafkaBus, KafkaSecurity
 from orchestrator_dynamic.adapters.bus.local import LocalBus
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.adapters.cache.redis import RedisCache
+from orchestrator_dynamic.adapters.lease.memory import MemoryLeases
+from orchestrator_dynamic.adapters.lease.redis import RedisLeases
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
 from orchestrator_dynamic.adapters.policy.opa import OpaConfig, OpaPolicyEngine
 from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
@@ -36,9 +37,10 @@ from orchestrator_dynamic.adapters.store.postgres import PostgresStore
 from orchestrator_dynamic.adapters.store.resilient import ResilientStore
 from orchestrator_dynamic.adapters.store.spool import SPOOL_FILE, Spool
 from orchestrator_dynamic.adapters.store.sqlite import SqliteStore
-from orchestrator_dynamic.domain.errors import EngineUnavailable, OrchestratorError
+from orchestrator_dynamic.domain.errors import EngineUnavailable
 from orchestrator_dynamic.domain.ports import (
     Cache,
+    Leases,
     LedgerCache,
     MessageBus,
     ModelRegistry,
@@ -54,8 +56,6 @@ from orchestrator_dynamic.flow.gateway import FlowGateway
 from orchestrator_dynamic.flow.payloads import FlowOptions
 from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps, Topics
 from orchestrator_dynamic.flow.worker import connect
-from orchestrator_dynamic.observability import metrics
-from orchestrator_dynamic.services.dead_letters import DeadLetters
 from orchestrator_dynamic.services.intake import DecisionIntake, Decoder, ResultIntake
 from orchestrator_dynamic.services.operations import Operations
 from orchestrator_dynamic.services.policy import PolicyConfig, PolicyValidator
@@ -96,6 +96,8 @@ class Runtime:
     # The bus consumers, once ``background_loops`` subscribed them.
     decision_intake: DecisionIntake | None = None
     result_intake: ResultIntake | None = None
+    # Loops that must run once across replicas take a lease here (Redis when configured).
+    leases: Leases = field(default_factory=MemoryLeases)
 
 
 def flow_options(settings: Settings) -> FlowOptions:
@@ -217,6 +219,16 @@ async def open_cache(settings: Settings, stack: AsyncExitStack) -> LedgerCache:
     await cache.start()
     stack.push_async_callback(cache.stop)
     return cache
+
+
+async def open_leases(settings: Settings, stack: AsyncExitStack) -> Leases:
+    """Redis (shared by the replicas) when REDIS_CLUSTER_NODES is set, else in process."""
+    if not settings.redis_cluster_nodes:
+        return MemoryLeases()
+    leases = RedisLeases(settings.redis_nodes(), settings.redis_password.get_secret_value())
+    await leases.start()
+    stack.push_async_callback(leases.stop)
+    return leases
 
 
 async def open_registry(settings: Settings, cache: Cache, stack: AsyncExitStack) -> WorkerRegistry:
@@ -378,6 +390,7 @@ async def open_runtime(
         bus = await open_bus(settings, stack)
         store = await open_store(settings, stack)
         cache = await open_cache(settings, stack)
+        leases = await open_leases(settings, stack)
         registry = await open_registry(settings, cache, stack)
         scheduler = build_scheduler(settings, registry, cache)
         policy = await open_policy(settings, store, stack)
@@ -424,10 +437,8 @@ async def open_runtime(
             checks,
             sla_monitor,
             schemas,
+            leases=leases,
         )
-
-
-LoopFactory = Callable[[], Coroutine[Any, Any, None]]
 
 
 # ---------------------------------------------------------------- ML
@@ -458,84 +469,3 @@ def build_ml_predictor(settings: Settings) -> MLPredictor | None:
         settings.ml_model_cache_ttl_seconds,
         settings.ml_drift_window,
     )
-
-
-def ml_loops(
-    settings: Settings, store: Store, steps: FlowSteps, clock_ms: Callable[[], int]
-) -> dict[str, LoopFactory]:
-    """The periodic training loop, beside the other background loops, when ML is on."""
-    predictor = steps.ml_predictor
-    if predictor is None:
-        return {}
-    from orchestrator_dynamic.services.ml.loop import TrainingLoop
-    from orchestrator_dynamic.services.ml.training import TrainingConfig
-
-    loop = TrainingLoop(
-        store,
-        predictor.registry,
-        predictor,
-        TrainingConfig(
-            min_samples=settings.ml_min_training_samples,
-            contamination=settings.ml_anomaly_contamination,
-            error_threshold=settings.ml_duration_error_threshold,
-            precision_threshold=settings.ml_anomaly_precision_threshold,
-        ),
-        settings.ml_training_window_days,
-        settings.ml_training_interval_hours * 3600,
-        clock_ms,
-        stats_ttl_s=settings.ml_feature_cache_ttl_seconds,
-    )
-    return {"ml-training": loop.run_forever}
-
-
-async def background_loops(runtime: Runtime) -> dict[str, LoopFactory]:
-    """Long-running consumers and flushers of a full orchestrator process."""
-    settings = runtime.settings
-    dead_letters = DeadLetters(runtime.bus, settings.kafka_dlq_topic)
-    group = settings.kafka_consumer_group_id
-    registry = runtime.schema_registry
-    decisions = DecisionIntake(
-        await runtime.bus.subscribe([settings.kafka_consensus_topic], group),
-        dead_letters,
-        decoder("ConsolidatedDecision", registry),
-        runtime.operations,
-    )
-    results = ResultIntake(
-        await runtime.bus.subscribe([settings.kafka_results_topic], group),
-        dead_letters,
-        decoder("ExecutionResult", registry),
-        runtime.operations.results,
-    )
-    runtime.decision_intake, runtime.result_intake = decisions, results
-    return {
-        "decision-intake": decisions.run,
-        "result-intake": results.run,
-        "telemetry-flusher": lambda: _flush_forever(runtime.steps),
-        "sla-monitor": runtime.sla_monitor.run_forever,
-        "active-workflows": lambda: _count_active_forever(runtime.gateway),
-        **ml_loops(settings, runtime.store, runtime.steps, now_ms),
-    }
-
-
-async def _count_active_forever(gateway: WorkflowEngine, every_s: float = 15.0) -> None:
-    """orchestration_workflows_active from the engine itself: right across replicas and
-    restarts, where counting starts and ends in one process would drift."""
-    while True:
-        try:
-            metrics.WORKFLOWS_ACTIVE.set(await gateway.count_running())
-        except OrchestratorError as exc:
-            log.warning("active_workflows_unknown", reason=str(exc))
-        await asyncio.sleep(every_s)
-
-
-async def _flush_forever(steps: FlowSteps, every_s: float = 10.0) -> None:
-    """Frames buffered while the bus was down go out once it is back."""
-    while True:
-        await asyncio.sleep(every_s)
-        try:
-            sent = await steps.flush_telemetry()
-        except OrchestratorError as exc:
-            log.warning("telemetry_flush_failed", reason=str(exc))
-            continue
-        if sent:
-            log.info("telemetry_flushed", frames=sent)

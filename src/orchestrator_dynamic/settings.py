@@ -210,6 +210,11 @@ class Settings(BaseSettings):
     activity_unexpected_max_attempts: int = Field(5, ge=1)
     stuck_step_alert_seconds: float = Field(300.0, gt=0)
 
+    # -- replicas: a loop that must run once (SLA monitor, ML training) runs in the replica
+    # holding its lease (in Redis when REDIS_CLUSTER_NODES is set); a holder that stops renewing
+    # loses it after this long
+    lease_ttl_seconds: float = Field(15.0, ge=1)
+
     # -- observability
     otel_exporter_endpoint: str = ""
     otel_service_name: str = "orchestrator-dynamic"

@@ -137,6 +137,38 @@ def test_probes_security_and_data_dir(rendered: tuple[str, list[Manifest]]) -> N
     assert service["spec"]["ports"][0]["targetPort"] == "http"
 
 
+SCALED_OUT = """
+roles:
+  up: {enabled: false}
+  worker: {enabled: true, replicaCount: 3}
+  intake: {enabled: true}
+  api: {enabled: true}
+"""
+
+
+def test_the_roles_scale_out_as_deployments_of_their_own(chart: helm.Chart) -> None:
+    docs = render(chart, helm.values_from_yaml(SCALED_OUT))
+    for doc in docs:
+        if doc["kind"] not in CRD_KINDS:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    deployments = {
+        d["metadata"]["name"].rsplit("-", 1)[1]: d for d in docs if d["kind"] == "Deployment"
+    }
+    assert set(deployments) == {"worker", "intake", "api"}
+    assert deployments["worker"]["spec"]["replicas"] == 3
+    for role, deployment in deployments.items():
+        [main] = deployment["spec"]["template"]["spec"]["containers"]
+        assert main["args"] == [role]
+        serves = role == "api"
+        assert ("readinessProbe" in main) is serves and ("ports" in main) is serves, role
+    service = one(docs, "Service")
+    assert service["spec"]["selector"]["app.kubernetes.io/component"] == "api"
+    pdbs = {
+        d["metadata"]["name"].rsplit("-", 1)[1] for d in docs if d["kind"] == "PodDisruptionBudget"
+    }
+    assert pdbs == {"worker", "intake", "api"}
+
+
 def test_secrets_only_by_reference(rendered: tuple[str, list[Manifest]]) -> None:
     name, docs = rendered
     assert not [d for d in docs if d["kind"] == "Secret"], "the chart must not hold secrets"
@@ -272,8 +304,8 @@ BAD_VALUES = {
         "/securityContext/readOnlyRootFilesystem",
     ),
     "negative replicas": ("roles:\n  up:\n    replicaCount: -1\n", "/roles/up/replicaCount"),
-    "a role that does not exist yet": (
-        "roles:\n  worker:\n    enabled: true\n",
+    "a role that does not exist": (
+        "roles:\n  scheduler:\n    enabled: true\n",
         "/roles",
     ),
     "unknown top-level key": ("replicas: 3\n", "replicas"),

@@ -426,3 +426,20 @@ class ModelRegistry(Protocol):
     def load(self, version: ModelVersion) -> bytes:
         """The model bytes logged with ``version``."""
         ...
+
+
+# ---------------------------------------------------------------- leases
+
+
+class Leases(Protocol):
+    """Named, expiring, exclusive leases: a background loop that must run once across replicas
+    runs only in the replica holding its lease. Raises CacheUnavailable when unreachable."""
+
+    async def acquire(self, name: str, holder: str, ttl_seconds: float) -> bool:
+        """Take ``name`` for ``holder`` if it is free, or extend it if ``holder`` already has it;
+        True when ``holder`` holds it for ``ttl_seconds`` from now (atomic)."""
+        ...
+
+    async def release(self, name: str, holder: str) -> None:
+        """Give ``name`` up if ``holder`` holds it (never another holder's lease)."""
+        ...

@@ -72,3 +72,52 @@ def up_command(
         raise typer.Exit(exc.code) from exc
     except KeyboardInterrupt as exc:  # Ctrl-C before `up` took over the signals: nothing ran
         raise typer.Exit(130) from exc
+
+
+def _run_role(role: str, data_dir: Path | None, api_port: int | None = None) -> None:
+    """One replica of ``role`` until Ctrl-C/SIGTERM; a start that fails says why in one line."""
+    from orchestrator_dynamic.entrypoints.embedded import run_role, up_settings
+    from orchestrator_dynamic.entrypoints.startup_errors import StartupError
+    from orchestrator_dynamic.observability.logging import configure_logging
+    from orchestrator_dynamic.settings import SettingsError, load_settings
+
+    try:
+        settings = up_settings(load_settings(), data_dir, api_port)
+    except SettingsError as exc:
+        err_console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        asyncio.run(run_role(settings, role))
+    except StartupError as exc:
+        err_console.print(exc.line(), style="red", soft_wrap=True, markup=False, highlight=False)
+        raise typer.Exit(exc.code) from exc
+    except KeyboardInterrupt as exc:
+        raise typer.Exit(130) from exc
+
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(help="This replica's own state: the store's spool (default DATA_DIR)."),
+]
+
+
+@app.command("worker")
+def worker_command(data_dir: DataDirOption = None) -> None:
+    """One Flow C worker replica (workflows and activities) on TEMPORAL_HOST's task queue."""
+    _run_role("worker", data_dir)
+
+
+@app.command("intake")
+def intake_command(data_dir: DataDirOption = None) -> None:
+    """One intake replica: the decision and result consumers, in KAFKA_CONSUMER_GROUP_ID."""
+    _run_role("intake", data_dir)
+
+
+@app.command("api")
+def api_command(
+    data_dir: DataDirOption = None,
+    api_port: Annotated[int | None, typer.Option(help="HTTP API port (default API_PORT).")] = None,
+) -> None:
+    """One HTTP API and console replica."""
+    _run_role("api", data_dir, api_port)

@@ -2,8 +2,13 @@
 
 Each agent registers with the worker registry (a mix of capabilities, namespaces and security
 levels so the fixtures exercise matching), takes the RUNNING tickets allocated to it from
-``execution.tickets``, sleeps for a share of the estimate, fails at DEMO_WORKER_FAILURE_RATE and
-reports on ``execution.results`` like a real agent would.
+``execution.tickets`` (an unassigned one, published when every able worker was full, is taken by
+an able agent once it has a free slot), sleeps for a share of the estimate, fails at
+DEMO_WORKER_FAILURE_RATE and reports on ``execution.results`` like a real agent would.
+
+Each agent records its concurrent load (tickets being worked on, from receipt to the end of the
+work) against the capacity it registered: the peak and every time it went over are metrics, so a
+test or the chaos campaign can prove the scheduler never overfilled a worker.
 """
 
 from __future__ import annotations
@@ -26,7 +31,9 @@ from orchestrator_dynamic.domain.model import (
     TicketStatus,
 )
 from orchestrator_dynamic.domain.ports import BusMessage, MessageBus, Subscription, WorkerRegistry
+from orchestrator_dynamic.domain.rules import SECURITY_RANK
 from orchestrator_dynamic.domain.scoring import WorkerProfile, WorkerTelemetry
+from orchestrator_dynamic.observability import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -69,6 +76,10 @@ class DemoAgentPool:
     _seen: set[tuple[str, int]] = field(default_factory=set)
     _owner: dict[str, str] = field(default_factory=dict)
     _pending: list[BusMessage] = field(default_factory=list)
+    load: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+    over_capacity_events: int = 0
+    _slot_freed: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.profiles = {p.worker_id: p for p in demo_profiles(self.count)}
@@ -108,8 +119,8 @@ class DemoAgentPool:
             ticket = ExecutionTicket.model_validate_json(message.value)
         except ValueError:
             return
-        worker_id = ticket.metadata.get("worker_id") or next(iter(self.profiles), None)
-        if worker_id not in self.profiles:
+        worker_id = ticket.metadata.get("worker_id")
+        if worker_id is not None and worker_id not in self.profiles:
             return  # another fleet's ticket
         if ticket.status is TicketStatus.FAILED:  # the orchestrator cancelled it
             task = self._running.pop(ticket.ticket_id, None)
@@ -120,13 +131,54 @@ class DemoAgentPool:
         if ticket.status is not TicketStatus.PENDING or attempt in self._seen:
             return  # redelivery of an attempt we already run: never run it twice
         self._seen.add(attempt)
+        if worker_id is None:  # unassigned (every allocated worker was full): volunteer
+            self._running[ticket.ticket_id] = asyncio.create_task(self._volunteer(ticket))
+            return
         self._owner[ticket.ticket_id] = worker_id
         self._running[ticket.ticket_id] = asyncio.create_task(self._work(ticket, worker_id))
+
+    def _can_take(self, ticket: ExecutionTicket, profile: WorkerProfile) -> bool:
+        return (
+            set(ticket.required_capabilities) <= profile.capabilities
+            and SECURITY_RANK[profile.security_level] >= SECURITY_RANK[ticket.security_level]
+            and self.load.get(profile.worker_id, 0) < profile.max_concurrent_tasks
+        )
+
+    async def _volunteer(self, ticket: ExecutionTicket) -> None:
+        """An unassigned ticket is run, as a real agent would, by an agent that has the
+        capabilities, the clearance and a free slot, once one has: never beyond capacity."""
+        while True:
+            able = [p for p in self.profiles.values() if self._can_take(ticket, p)]
+            if able:
+                worker_id = min(able, key=lambda p: self.load.get(p.worker_id, 0)).worker_id
+                self._owner[ticket.ticket_id] = worker_id
+                await self._work(ticket, worker_id)
+                return
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+
+    def _load_changed(self, worker_id: str, step: int) -> None:
+        load = self.load[worker_id] = self.load.get(worker_id, 0) + step
+        if load > self.peak.get(worker_id, 0):
+            self.peak[worker_id] = load
+            metrics.DEMO_AGENT_PEAK_LOAD.labels(worker_id).set(load)
+        if step < 0:
+            self._slot_freed.set()
+        if step > 0 and load > self.profiles[worker_id].max_concurrent_tasks:
+            self.over_capacity_events += 1
+            metrics.DEMO_AGENT_OVER_CAPACITY.labels(worker_id).inc()
+            log.error("demo_agent_over_capacity", worker_id=worker_id, load=load)
 
     async def _work(self, ticket: ExecutionTicket, worker_id: str) -> None:
         seconds = (ticket.estimated_duration_ms or 1_000) / 1000 * self.speed
         started = time.monotonic()
-        await asyncio.sleep(seconds)
+        self._load_changed(worker_id, 1)
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            # The work is over once the result is ready: the slot may be reused from the moment
+            # the result is out, which can be before the bus confirms it to this agent.
+            self._load_changed(worker_id, -1)
         ok = self._rng.random() >= self.failure_rate
         result = ExecutionResult(
             ticket_id=ticket.ticket_id,

@@ -1,10 +1,12 @@
-"""`orchestrator-dynamic up`: the whole service on one machine, in one command.
+"""`orchestrator-dynamic up`: the whole service on one machine, in one command; and each role
+(`worker`, `intake`, `api`) alone, as one replica among many on an existing Temporal.
 
 Starts, in order: binds the API port, the Temporal dev server (unless TEMPORAL_HOST points at a
 cluster), the adapters, the Flow C worker, the intake consumers, the HTTP API, background flushers
 and the simulated agents; the banner comes only once all of it runs. Ctrl-C (or SIGTERM) stops
 them in reverse order: the worker drains before the engine goes away, which is what keeps the
-SDK's shutdown clean. A start that fails says why in one line (StartupError).
+SDK's shutdown clean. A start that fails says why in one line (StartupError). A role process
+starts the same way with only its part (roles.py says which loops each role runs).
 """
 
 from __future__ import annotations
@@ -24,17 +26,21 @@ import uvicorn
 from rich.panel import Panel
 from temporalio.worker import Worker
 
+from orchestrator_dynamic import roles
 from orchestrator_dynamic.adapters import local_ports
 from orchestrator_dynamic.adapters.temporal_dev_server import TemporalDevServer
-from orchestrator_dynamic.bootstrap import Runtime, background_loops, open_runtime
+from orchestrator_dynamic.bootstrap import Runtime, open_runtime
 from orchestrator_dynamic.domain.errors import EngineUnavailable
 from orchestrator_dynamic.entrypoints.api.app import create_app
 from orchestrator_dynamic.entrypoints.api.security import check_bind
 from orchestrator_dynamic.entrypoints.console import console
 from orchestrator_dynamic.entrypoints.demo_agents import DemoAgentPool
-from orchestrator_dynamic.entrypoints.startup_errors import startup_error, store_target
-from orchestrator_dynamic.flow.activities import FlowActivities
-from orchestrator_dynamic.flow.worker import build_worker
+from orchestrator_dynamic.entrypoints.startup_errors import (
+    CONFIGURATION,
+    StartupError,
+    startup_error,
+    store_target,
+)
 from orchestrator_dynamic.observability.tracing import configure_tracing
 from orchestrator_dynamic.settings import Settings
 
@@ -53,8 +59,8 @@ class Started:
     engine_pid: int | None
     tasks: dict[str, asyncio.Task[Any]]
     loops: dict[str, Any]
-    api: uvicorn.Server
-    worker: Worker
+    api: uvicorn.Server | None
+    worker: Worker | None
 
 
 async def run_up(settings: Settings, demo_workers: int) -> None:
@@ -63,6 +69,21 @@ async def run_up(settings: Settings, demo_workers: int) -> None:
     Anything that stops the start is raised as one StartupError (after whatever had started is
     stopped again); a Ctrl-C during the start stops what has started and returns.
     """
+    await run_roles(settings, frozenset(roles.ROLES), demo_workers)
+
+
+async def run_role(settings: Settings, role: str) -> None:
+    """One replica of one role, on the Temporal, bus and store the settings name."""
+    if settings.temporal.embedded:
+        raise StartupError(
+            f"the {role} role connects to an existing Temporal (`up` embeds one)",
+            "TEMPORAL_HOST",
+            code=CONFIGURATION,
+        )
+    await run_roles(settings, frozenset({role}), 0)
+
+
+async def run_roles(settings: Settings, wanted: frozenset[str], demo_workers: int) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -70,11 +91,14 @@ async def run_up(settings: Settings, demo_workers: int) -> None:
     started: Started | None = None
     try:
         async with AsyncExitStack() as stack:
-            started = await _start_unless_stopped(settings, demo_workers, stack, stop)
+            started = await _start_unless_stopped(settings, wanted, demo_workers, stack, stop)
             if started is None:
                 console.print("[bold]stopped[/bold]")
                 return
-            _banner(settings, started, demo_workers)
+            if len(wanted) == len(roles.ROLES):
+                _banner(settings, started, demo_workers)
+            else:
+                _role_banner(settings, wanted)
             await _until(stop, started.tasks)
             await _shutdown(started.tasks, started.loops, started.api, started.worker)
     except Exception as exc:
@@ -85,10 +109,15 @@ async def run_up(settings: Settings, demo_workers: int) -> None:
 
 
 async def _start_unless_stopped(
-    settings: Settings, demo_workers: int, stack: AsyncExitStack, stop: asyncio.Event
+    settings: Settings,
+    wanted: frozenset[str],
+    demo_workers: int,
+    stack: AsyncExitStack,
+    stop: asyncio.Event,
 ) -> Started | None:
     with _quiet(QUIET_WHILE_STARTING):
-        starting = asyncio.create_task(_start(settings, demo_workers, stack), name="start")
+        start = _start(settings, wanted, demo_workers, stack)
+        starting = asyncio.create_task(start, name="start")
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait([starting, stopper], return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
@@ -115,29 +144,37 @@ def _quiet(names: tuple[str, ...]) -> Iterator[None]:
             logger.setLevel(level)
 
 
-async def _start(settings: Settings, demo_workers: int, stack: AsyncExitStack) -> Started:
-    check_bind(settings.api_host, settings.api_tokens_map())
-    # Bound first: a taken port is said at once, and nothing is announced that cannot listen.
-    api_socket = local_ports.bind("api", settings.api_host, settings.api_port)
-    stack.callback(api_socket.close)
+async def _start(
+    settings: Settings, wanted: frozenset[str], demo_workers: int, stack: AsyncExitStack
+) -> Started:
+    api_socket = None
+    if roles.API in wanted:
+        check_bind(settings.api_host, settings.api_tokens_map())
+        # Bound first: a taken port is said at once, and nothing is announced that cannot listen.
+        api_socket = local_ports.bind("api", settings.api_host, settings.api_port)
+        stack.callback(api_socket.close)
     configure_tracing(settings.otel_service_name, settings.otel_exporter_endpoint)
     engine, engine_pid = await _engine(settings, stack)
     runtime = await stack.enter_async_context(open_runtime(settings, engine))
-    activities = FlowActivities(
-        runtime.steps,
-        unexpected_max_attempts=settings.activity_unexpected_max_attempts,
-        stuck_after_s=settings.stuck_step_alert_seconds,
-    )
-    worker = build_worker(runtime.temporal, settings.temporal.task_queue, activities)
+    worker = roles.flow_worker(runtime) if roles.WORKER in wanted else None
+    loops: dict[str, Any] = {}
+    if roles.WORKER in wanted:
+        loops.update(roles.worker_loops(runtime, roles.holder_id()))
     # Subscribed before the API answers: a client that sees /health may publish at once.
-    loops = await background_loops(runtime)
-    api = _api_server(runtime)
-    await _listen(api, api_socket)
+    if roles.INTAKE in wanted:
+        loops.update(await roles.intake_loops(runtime))
+    api = None
+    if api_socket is not None:
+        loops.update(roles.api_loops(runtime))
+        api = _api_server(runtime)
+        await _listen(api, api_socket)
     if demo_workers:
         loops["demo-agents"] = _demo_pool(runtime, demo_workers).run
     tasks = {name: asyncio.create_task(run(), name=name) for name, run in loops.items()}
-    tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
-    tasks["api"] = asyncio.create_task(_serve(api), name="api")
+    if worker is not None:
+        tasks["worker"] = asyncio.create_task(worker.run(), name="worker")
+    if api is not None:
+        tasks["api"] = asyncio.create_task(_serve(api), name="api")
     return Started(engine, engine_pid, tasks, loops, api, worker)
 
 
@@ -223,18 +260,20 @@ async def _until(stop: asyncio.Event, tasks: dict[str, asyncio.Task[Any]]) -> No
 async def _shutdown(
     tasks: dict[str, asyncio.Task[Any]],
     loops: dict[str, Any],
-    api: uvicorn.Server,
-    worker: Worker,
+    api: uvicorn.Server | None,
+    worker: Worker | None,
 ) -> None:
     """Consumers first (nothing new comes in), then the API, then the worker drains; the
     engine and the adapters close after this returns (exit stack, reverse order)."""
     for name in loops:
         tasks[name].cancel()
-    api.should_exit = True
-    try:
-        await asyncio.wait_for(worker.shutdown(), WORKER_DRAIN_S)
-    except (TimeoutError, RuntimeError) as exc:
-        log.warning("worker_shutdown_incomplete", reason=str(exc) or type(exc).__name__)
+    if api is not None:
+        api.should_exit = True
+    if worker is not None:
+        try:
+            await asyncio.wait_for(worker.shutdown(), WORKER_DRAIN_S)
+        except (TimeoutError, RuntimeError) as exc:
+            log.warning("worker_shutdown_incomplete", reason=str(exc) or type(exc).__name__)
     results = await asyncio.gather(*tasks.values(), return_exceptions=True)
     for name, result in zip(tasks, results, strict=True):
         if isinstance(result, Exception) and not isinstance(result, asyncio.CancelledError):
@@ -263,6 +302,16 @@ def _banner(settings: Settings, started: Started, demo_workers: int) -> None:
     ]
     console.print(Panel("\n".join(lines), title="Orchestrator Dynamic is up", expand=False))
     console.file.flush()  # seen at once in a log file too, not when the buffer fills
+
+
+def _role_banner(settings: Settings, wanted: frozenset[str]) -> None:
+    conf = settings.temporal
+    role = ", ".join(sorted(wanted))
+    where = f"Temporal {conf.host}:{conf.port} namespace {conf.namespace} queue {conf.task_queue}"
+    if roles.API in wanted:
+        where += f"; HTTP API http://{settings.api_host}:{settings.api_port}"
+    console.print(f"[bold]{role}[/bold] replica running: {where}", soft_wrap=True)
+    console.file.flush()
 
 
 def up_settings(base: Settings, data_dir: Path | None, api_port: int | None) -> Settings:

@@ -10,6 +10,7 @@ from typing import Any
 from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
 from orchestrator_dynamic.flow.payloads import (
     POLICY_REFUSED,
+    WAIT_FOR_CAPACITY,
     AllocateInput,
     AllocateOutput,
     AllocationView,
@@ -32,8 +33,8 @@ def dispatches(inp: AllocateInput, out: AllocateOutput) -> PublishInput:
     by_id = {t.ticket_id: t for t in inp.tickets}
     records = []
     for view in out.allocations:
-        if view.method == POLICY_REFUSED:
-            continue
+        if view.method in (POLICY_REFUSED, WAIT_FOR_CAPACITY):
+            continue  # never dispatched: refused, or asked again once a worker has room
         state = ExecutionState.of([by_id[view.ticket_id]])
         ticket = state.dispatch(view.ticket_id, inp.now_ms, view.metadata)
         kind = TransitionKind.DISPATCHED.value

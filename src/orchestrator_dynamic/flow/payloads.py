@@ -121,6 +121,8 @@ class GenerateInput:
 
 # Allocation method of a ticket a policy refused at C3: the workflow fails it, never dispatches it.
 POLICY_REFUSED = "policy_refused"
+# Every worker able to run the ticket is at capacity: it is not dispatched, C3 runs again later.
+WAIT_FOR_CAPACITY = "wait_for_capacity"
 
 
 @dataclass

@@ -35,6 +35,7 @@ from orchestrator_dynamic.flow.dispatch_record import (
     recorded_view,
 )
 from orchestrator_dynamic.flow.payloads import (
+    WAIT_FOR_CAPACITY,
     AllocateInput,
     AllocateOutput,
     AllocationView,
@@ -252,6 +253,9 @@ class FlowSteps:
             if allocation.worker_id:
                 await self._deps.scheduler.release(ticket.ticket_id, allocation.worker_id)
             return refused
+        if allocation.worker_id is None and _all_able_full(allocation):
+            # Published unassigned, it would be taken by a worker the scheduler counts as full.
+            return AllocationView(ticket.ticket_id, None, WAIT_FOR_CAPACITY, 0.0)
         return _view(ticket, allocation, checks.flags)
 
     # ---------------------------------------------------------------- C4
@@ -429,6 +433,12 @@ def _observe(inp: ConsolidateInput, incident: Any, now: int) -> None:
         metrics.INCIDENTS.labels(incident.incident_type.value).inc()
     for foreign in inp.foreign_results:
         metrics.FOREIGN_RESULTS.labels(foreign.get("status", "")).inc()
+
+
+def _all_able_full(allocation: Allocation) -> bool:
+    """No worker was chosen because the able ones were at capacity (not because none exists)."""
+    candidates = allocation.explanation.get("candidates", [])
+    return any(str(c.get("reason") or "").startswith("at capacity") for c in candidates)
 
 
 def _view(

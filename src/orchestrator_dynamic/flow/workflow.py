@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.flow.activities import FlowActivities
     from orchestrator_dynamic.flow.payloads import (
         POLICY_REFUSED,
+        WAIT_FOR_CAPACITY,
         WORKFLOW_NAME,
         AllocateInput,
         ApprovalSignal,
@@ -73,6 +74,8 @@ DEPENDENCY_RETRY = RetryPolicy(
 )
 STEP_TIMEOUT = timedelta(seconds=30)
 LOCAL_TIMEOUT = timedelta(seconds=10)
+# A ticket whose able workers are all at capacity asks C3 again after this long.
+CAPACITY_WAIT_MS = 2_000
 TELEMETRY_FLUSH_EVERY = 200
 TELEMETRY_MAX_DELAY_MS = 2_000
 RECORDS_PER_ACTIVITY = 200
@@ -393,6 +396,9 @@ class FlowCWorkflow:
         )
         records = []
         for allocation in allocated.allocations:
+            if allocation.method == WAIT_FOR_CAPACITY:  # every able worker is full: later
+                state.not_before[allocation.ticket_id] = now + CAPACITY_WAIT_MS
+                continue
             if allocation.method == POLICY_REFUSED:
                 refusal = allocation.metadata.get("policy_refusal", "refused by policy")
                 self._record(state, state.refuse(allocation.ticket_id, now, refusal))
@@ -403,8 +409,8 @@ class FlowCWorkflow:
                 state, Transition(ticket.ticket_id, kind, now, method, allocation.worker_id)
             )
             records.append(TicketRecord(ticket, list(self._history[ticket.ticket_id])))
-        if local:
-            return  # published in C3's step
+        if local or not records:
+            return  # published in C3's step, or nothing to publish (waiting for capacity)
         self._step = "C4_DISPATCH"
         # Published as PENDING (what workers run); RUNNING for the outside once confirmed.
         self._unconfirmed = {r.ticket.ticket_id for r in records}

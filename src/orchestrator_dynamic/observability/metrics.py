@@ -85,3 +85,18 @@ DEAD_LETTERS = Counter(
     "Records sent to the dead-letter topic",
     ["topic", "reason_code"],
 )
+
+# Scale-out: which replica runs each loop that must run once (1 in the holder, 0 elsewhere).
+LEASES_HELD = Gauge(
+    "orchestration_lease_held", "1 while this replica holds the named lease", ["lease"]
+)
+
+# The demo agents (`up --demo-workers`): their own record of concurrent load, against capacity.
+DEMO_AGENT_PEAK_LOAD = Gauge(
+    "orchestration_demo_agent_peak_load", "Most tickets a demo agent ran at once", ["worker_id"]
+)
+DEMO_AGENT_OVER_CAPACITY = Counter(
+    "orchestration_demo_agent_over_capacity_total",
+    "Times a demo agent ran more tickets at once than the capacity it registered",
+    ["worker_id"],
+)
