@@ -92,22 +92,25 @@ async def one(client: Client, gateway: FlowGateway, tasks: int) -> str:
     elapsed = time.perf_counter() - started
     completed = outcome.startswith("COMPLETED")
     record(tasks, f"{elapsed:.1f} s" if completed else outcome.split(":")[0][:14], completed)
-    runs, events, history_mb = await largest_run(client, doc["decision_id"])
+    runs, events, history_mb, wire_mb = await largest_run(client, doc["decision_id"])
     return (
         f"{tasks:>7,} tasks  {elapsed:7.1f} s  {runs} run(s), largest: {events:>7,} events"
-        f"  {history_mb:6.1f} MB history  peak RSS {peak_rss_mb():6.0f} MB  {outcome}"
+        f"  {history_mb:6.1f} MB history ({wire_mb:.1f} MB as the engine counts it)"
+        f"  peak RSS {peak_rss_mb():6.0f} MB  {outcome}"
     )
 
 
-async def largest_run(client: Client, workflow_id: str) -> tuple[int, int, float]:
-    """How many runs the workflow took, and the largest one's events and bytes (as JSON)."""
+async def largest_run(client: Client, workflow_id: str) -> tuple[int, int, float, float]:
+    """How many runs the workflow took, and the largest one's events and bytes (as JSON, and
+    as encoded events, which the engine's 50 MB limit counts)."""
     sizes = []
     async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
         handle = client.get_workflow_handle(workflow_id, run_id=execution.run_id)
         history = await handle.fetch_history()
-        sizes.append((len(history.events), len(json.dumps(history.to_json_dict())) / 1e6))
-    events, history_mb = max(sizes, key=lambda s: s[1], default=(0, 0.0))
-    return len(sizes), events, history_mb
+        wire = sum(e.ByteSize() for e in history.events) / 1e6
+        sizes.append((len(history.events), len(json.dumps(history.to_json_dict())) / 1e6, wire))
+    events, history_mb, wire_mb = max(sizes, key=lambda s: s[1], default=(0, 0.0, 0.0))
+    return len(sizes), events, history_mb, wire_mb
 
 
 async def main() -> None:
