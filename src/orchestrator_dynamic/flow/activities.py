@@ -27,6 +27,7 @@ from orchestrator_dynamic.flow.payloads import (
     GenerateInput,
     PublishInput,
     StashChunk,
+    StashDrop,
     StashRef,
     TelemetryInput,
     ValidateInput,
@@ -148,6 +149,10 @@ class FlowActivities:
     async def stash_read(self, chunk: StashChunk) -> str:
         return await self._guard(lambda: self._stash.read(chunk))
 
+    @activity.defn(name="flow_stash_drop")
+    async def stash_drop(self, drop: StashDrop) -> None:
+        await self._guard(lambda: self._stash.drop(drop))
+
     @activity.defn(name="flow_stash_write")
     async def stash_write(self, chunk: StashChunk) -> None:
         await self._guard(lambda: self._stash.write(chunk))
@@ -184,4 +189,5 @@ class FlowActivities:
             self.generate_stashed,
             self.stash_read,
             self.stash_write,
+            self.stash_drop,
         ]

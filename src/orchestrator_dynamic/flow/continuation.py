@@ -32,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         FlowOptions,
         IssueView,
         StashChunk,
+        StashDrop,
         StashRef,
     )
     from orchestrator_dynamic.flow.plan_ref import split, tickets_of
@@ -60,6 +61,7 @@ class Carried:
     outbox: list[TelemetryEvent] = field(default_factory=list)
     run: int = 1  # this run's number in the chain, 1 for the first
     sidecars: list[StashRef] = field(default_factory=list)  # see settle()
+    stashed: list[StashRef] = field(default_factory=list)  # everything else, dropped at the end
 
 
 _CARRIED = TypeAdapter(Carried)
@@ -139,12 +141,22 @@ async def read_tickets(ref: StashRef) -> list[ExecutionTicket]:
     return tickets_of(await read(ref))
 
 
+async def drop(refs: list[StashRef]) -> None:
+    """The stashes of a finished workflow, deleted (its history holds what it read)."""
+    await workflow.execute_local_activity_method(
+        FlowActivities.stash_drop,
+        StashDrop(refs, workflow.info().workflow_id),
+        start_to_close_timeout=_TIMEOUT,
+        retry_policy=_RETRY,
+    )
+
+
 async def write(key: str, text: str) -> StashRef:
     parts = split(text)
     for index, part in enumerate(parts):
         await workflow.execute_local_activity_method(
             FlowActivities.stash_write,
-            StashChunk(key, index, part),
+            StashChunk(key, index, part, workflow.info().workflow_id),
             start_to_close_timeout=_TIMEOUT,
             retry_policy=_RETRY,
         )

@@ -64,12 +64,23 @@ class StashRef:
 
 
 @dataclass
+class StashDrop:
+    """Stashes a finished workflow no longer needs: these, and every chunk it owns."""
+
+    refs: list[StashRef]
+    owner: str = ""
+
+
+@dataclass
 class StashChunk:
     """One chunk of a stash: written (``text`` given) or read (answered with the text)."""
 
     key: str
     index: int
     text: str = ""
+    # The workflow id the chunk belongs to: a write of a workflow task the engine then refused
+    # is in no history, and is found by its owner when the workflow drops its stashes.
+    owner: str = ""
 
 
 # The decision travels typed. On the wire it is the model's JSON, exactly the dict that inputs

@@ -20,7 +20,7 @@ from pydantic import TypeAdapter
 from orchestrator_dynamic.domain.errors import NotFound
 from orchestrator_dynamic.domain.model import ConsolidatedDecision, ExecutionTicket
 from orchestrator_dynamic.domain.ports import Collection, Store
-from orchestrator_dynamic.flow.payloads import StashChunk, StashRef, TicketRecord
+from orchestrator_dynamic.flow.payloads import StashChunk, StashDrop, StashRef, TicketRecord
 
 # Characters per chunk: JSON-escaped once more inside a payload, a chunk stays under the
 # engine's 512 KB warning level and far under its 2 MB limit.
@@ -54,14 +54,15 @@ class Stash:
         self._clock = clock
         self._sidecars: dict[str, dict[str, dict[str, str]]] = {}
 
-    async def put(self, key: str, text: str) -> StashRef:
+    async def put(self, key: str, text: str, owner: str = "") -> StashRef:
         parts = split(text)
         for index, part in enumerate(parts):
-            await self.write(StashChunk(key, index, part))
+            await self.write(StashChunk(key, index, part, owner))
         return StashRef(key, len(parts))
 
     async def write(self, chunk: StashChunk) -> None:
         record = {"stash": chunk.key, "index": chunk.index, "text": chunk.text}
+        record["owner"] = chunk.owner
         record["timestamp"] = self._clock()  # retention purges what a workflow left behind
         await self._store.put(Collection.FLOW_STASH, f"{chunk.key}/{chunk.index}", record)
 
@@ -71,18 +72,29 @@ class Stash:
             raise NotFound(f"stash {chunk.key!r} has no chunk {chunk.index} (purged?)")
         return str(doc["text"])
 
+    async def drop(self, drop: StashDrop) -> None:
+        keys = [f"{ref.key}/{i}" for ref in drop.refs for i in range(ref.chunks)]
+        await self._store.delete(Collection.FLOW_STASH, keys)
+        while drop.owner:
+            owned = await self._store.find(Collection.FLOW_STASH, {"owner": drop.owner}, limit=500)
+            if not owned:
+                return
+            keys = [f"{doc['stash']}/{doc['index']}" for doc in owned]
+            await self._store.delete(Collection.FLOW_STASH, keys)
+
     async def text(self, ref: StashRef) -> str:
         return "".join([await self.read(StashChunk(ref.key, i)) for i in range(ref.chunks)])
 
     async def put_decision(self, decision: ConsolidatedDecision) -> StashRef:
-        return await self.put(f"decision/{decision.decision_id}", decision.model_dump_json())
+        text = decision.model_dump_json()  # the workflow id is the decision id
+        return await self.put(f"decision/{decision.decision_id}", text, decision.decision_id)
 
     async def decision(self, ref: StashRef) -> ConsolidatedDecision:
         return ConsolidatedDecision.model_validate_json(await self.text(ref))
 
     async def put_tickets(self, workflow_id: str, tickets: list[ExecutionTicket]) -> StashRef:
         text = TICKETS.dump_json(tickets).decode()
-        return await self.put(f"tickets/{workflow_id}", text)
+        return await self.put(f"tickets/{workflow_id}", text, workflow_id)
 
     async def restore_metadata(
         self, records: list[TicketRecord], refs: list[StashRef]

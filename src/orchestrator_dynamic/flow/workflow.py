@@ -149,6 +149,7 @@ class FlowCWorkflow:
         self._run_no = 1
         self._budget: continuation.Budget | None = None
         self._sidecars: list[StashRef] = []
+        self._stashed: list[StashRef] = []  # the rest of what this workflow stashed
 
     _status_now: WorkflowStatus
     _status_memo = False  # decided once, first thing in run()
@@ -251,6 +252,7 @@ class FlowCWorkflow:
         self._step = "C2_GENERATE_TICKETS"
         tickets = outcome.tickets
         if outcome.tickets_ref is not None:  # a large plan's, from the stash
+            self._stashed.append(outcome.tickets_ref)
             tickets = await continuation.read_tickets(outcome.tickets_ref)
         if tickets is None:  # generated in C1's step unless approval came between
             tickets = await self._generate(inp)
@@ -267,6 +269,7 @@ class FlowCWorkflow:
                 start_to_close_timeout=STEP_TIMEOUT,
                 retry_policy=DEPENDENCY_RETRY,
             )
+            self._stashed.append(ref)
             return await continuation.read_tickets(ref)
         return await workflow.execute_local_activity_method(
             FlowActivities.generate_tickets,
@@ -483,10 +486,12 @@ class FlowCWorkflow:
             list(self._outbox),
             self._run_no + 1,
             list(self._sidecars),
+            list(self._stashed),
         )
         key = f"state/{info.workflow_id}/{info.run_id}"
         ref = await continuation.write(key, continuation.encode(carried))
         if self._inbox:  # results came in meanwhile: applied first, the switch comes later
+            self._stashed.append(ref)  # this one is dropped at the end with the rest
             return
         inp = self._input
         workflow.continue_as_new(FlowInput(inp.decision, inp.options, inp.decision_ref, ref))
@@ -499,7 +504,7 @@ class FlowCWorkflow:
         self._approval, self._reason = carried.approval, carried.reason
         self._outbox = carried.outbox + self._outbox
         self._run_no, self._step = carried.run, "C3_ALLOCATE"
-        self._sidecars = carried.sidecars
+        self._sidecars, self._stashed = carried.sidecars, [*carried.stashed, ref]
 
     # ------------------------------------------------------------ C5 + C6
 
@@ -522,6 +527,9 @@ class FlowCWorkflow:
             sla_compliant=out.metrics.get("sla_violations", 0) == 0,
         )
         await self._flush_final()
+        if inp.decision_ref or self._stashed or self._sidecars:  # a large plan's, no longer needed
+            refs = [*([inp.decision_ref] if inp.decision_ref else []), *self._stashed]
+            await continuation.drop([*refs, *self._sidecars])
         self._status, self._step = status, "DONE"
         incident_id = out.incident.incident_id if out.incident else None
         return FlowResult(

@@ -71,6 +71,16 @@ async def histories(rig: FlowRig, workflow_id: str) -> list[WorkflowHistory]:
         run_id = start.continued_execution_run_id
 
 
+def local_activities(history: WorkflowHistory) -> list[str]:
+    """The local activities a history recorded, by type, in order."""
+    out = []
+    for event in history.events:
+        details = event.marker_recorded_event_attributes.details
+        if event.HasField("marker_recorded_event_attributes") and "data" in details:
+            out.append(json.loads(details["data"].payloads[0].data)["activity_type"])
+    return out
+
+
 async def test_a_plan_started_by_reference_continues_as_new_and_loses_no_result(
     rig_factory: RigFactory,
 ) -> None:
@@ -91,8 +101,8 @@ async def test_a_plan_started_by_reference_continues_as_new_and_loses_no_result(
     first_input = json.loads(start.input.payloads[0].data)
     assert first_input["decision"]["cognitive_plan"] is None
     assert first_input["decision_ref"]["key"] == f"decision/{submission.workflow_id}"
-    stashed = rig.store.data[Collection.FLOW_STASH]
-    assert any(key.startswith(f"state/{submission.workflow_id}/") for key in stashed)
+    assert "flow_stash_write" in local_activities(runs[0])  # the state went to the stash
+    assert not rig.store.data[Collection.FLOW_STASH]  # and is dropped once the plan is done
     for index, history in enumerate(runs):
         result = await replayer().replay_workflow(history)
         assert result.replay_failure is None, index
@@ -126,4 +136,6 @@ async def test_an_approved_plan_started_by_reference_generates_its_tickets_in_th
     view = await rig.finished_view(submission.workflow_id)
     assert view.status == "COMPLETED", view.reason
     assert view.tickets
-    assert f"tickets/{submission.workflow_id}/0" in rig.store.data[Collection.FLOW_STASH]
+    first = (await histories(rig, submission.workflow_id))[0]
+    assert "c2_generate_stashed" in local_activities(first)
+    assert not rig.store.data[Collection.FLOW_STASH]
