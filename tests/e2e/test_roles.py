@@ -3,9 +3,12 @@ one line naming the setting; a role whose Temporal does not answer says so in on
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from typer.testing import CliRunner
 
 from orchestrator_dynamic.entrypoints.cli import app
@@ -14,6 +17,16 @@ from tests.e2e.test_cli_errors import one_line_error
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def logging_restored() -> Iterator[None]:
+    """A role configures logging onto the stderr the runner captures, which is closed after
+    the command: later tests of this process would log into a closed file."""
+    saved, handlers = structlog.get_config(), list(logging.getLogger().handlers)
+    yield
+    structlog.configure(**saved)
+    logging.getLogger().handlers[:] = handlers
 
 
 @pytest.mark.parametrize("role", ["worker", "intake", "api"])

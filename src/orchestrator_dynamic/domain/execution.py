@@ -71,6 +71,11 @@ class Backoff:
         return int(min(self.max_ms, delay))
 
 
+# A ticket whose able workers are all at capacity asks C3 again after this long (as
+# ``not_before``); the workflow and the what-if simulator share it.
+CAPACITY_WAIT_MS = 2_000
+
+
 @dataclass
 class ExecutionState:
     """Tickets of one phase (the plan, or its compensation) and where each one stands."""

@@ -58,7 +58,7 @@ from orchestrator_dynamic.services.allocation_outcomes import publish_outcomes
 from orchestrator_dynamic.services.decision_ledger import DECISION_FIELDS, record_decision
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
 from orchestrator_dynamic.services.policy import PolicyValidator
-from orchestrator_dynamic.services.scheduling import release_ended
+from orchestrator_dynamic.services.scheduling import all_able_full, release_ended
 from orchestrator_dynamic.services.sla_monitor import SlaMonitor
 from orchestrator_dynamic.services.telemetry import TelemetryEmitter, trace_headers
 
@@ -253,7 +253,7 @@ class FlowSteps:
             if allocation.worker_id:
                 await self._deps.scheduler.release(ticket.ticket_id, allocation.worker_id)
             return refused
-        if allocation.worker_id is None and _all_able_full(allocation):
+        if allocation.worker_id is None and all_able_full(allocation):
             # Published unassigned, it would be taken by a worker the scheduler counts as full.
             return AllocationView(ticket.ticket_id, None, WAIT_FOR_CAPACITY, 0.0)
         return _view(ticket, allocation, checks.flags)
@@ -433,12 +433,6 @@ def _observe(inp: ConsolidateInput, incident: Any, now: int) -> None:
         metrics.INCIDENTS.labels(incident.incident_type.value).inc()
     for foreign in inp.foreign_results:
         metrics.FOREIGN_RESULTS.labels(foreign.get("status", "")).inc()
-
-
-def _all_able_full(allocation: Allocation) -> bool:
-    """No worker was chosen because the able ones were at capacity (not because none exists)."""
-    candidates = allocation.explanation.get("candidates", [])
-    return any(str(c.get("reason") or "").startswith("at capacity") for c in candidates)
 
 
 def _view(

@@ -17,6 +17,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 
 with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.domain.execution import (
+        CAPACITY_WAIT_MS,
         Backoff,
         ExecutionState,
         Transition,
@@ -74,8 +75,6 @@ DEPENDENCY_RETRY = RetryPolicy(
 )
 STEP_TIMEOUT = timedelta(seconds=30)
 LOCAL_TIMEOUT = timedelta(seconds=10)
-# A ticket whose able workers are all at capacity asks C3 again after this long.
-CAPACITY_WAIT_MS = 2_000
 TELEMETRY_FLUSH_EVERY = 200
 TELEMETRY_MAX_DELAY_MS = 2_000
 RECORDS_PER_ACTIVITY = 200

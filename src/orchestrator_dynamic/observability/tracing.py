@@ -38,15 +38,25 @@ def configure_tracing(
     service_name: str, otlp_endpoint: str = "", extra: SpanProcessor | None = None
 ) -> TracerProvider:
     """Install the process's tracer provider. Without an endpoint spans stay local: they are
-    still created, so trace context still flows into Temporal and the ticket headers."""
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    still created, so trace context still flows into Temporal and the ticket headers.
+
+    OpenTelemetry takes one provider per process and warns on a second one, so a process that
+    configures again (several commands run in one process, as tests do) adds its exporters to
+    the provider already installed."""
+    installed = trace.get_tracer_provider()
+    fresh = not isinstance(installed, TracerProvider)
+    if isinstance(installed, TracerProvider):
+        provider = installed
+    else:
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
     if extra is not None:
         provider.add_span_processor(extra)
-    trace.set_tracer_provider(provider)
+    if fresh:
+        trace.set_tracer_provider(provider)
     return provider
 
 

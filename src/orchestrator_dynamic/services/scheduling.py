@@ -317,6 +317,15 @@ class IntelligentScheduler:
         return (await self._cache.loads([worker_id]))[worker_id].count
 
 
+def all_able_full(allocation: Allocation) -> bool:
+    """No worker was chosen because the able ones were at capacity (not because none exists).
+
+    Then C3 waits for capacity instead of publishing the ticket unassigned (the workflow, and
+    the what-if simulator, ask again after ``CAPACITY_WAIT_MS``)."""
+    candidates = allocation.explanation.get("candidates", [])
+    return any(str(c.get("reason") or "").startswith("at capacity") for c in candidates)
+
+
 async def release_ended(scheduler: Scheduler, tickets: Iterable[ExecutionTicket]) -> None:
     """Free the slots of tickets no longer running. Results release their own slot; this
     catches those that never sent one (timed out, cancelled, halted), so capacity cannot leak.

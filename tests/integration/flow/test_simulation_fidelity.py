@@ -47,6 +47,8 @@ FLEET = [
         telemetry=WorkerTelemetry(0.97, 0.7, 0.8),
     ),
 ]
+# One slot on the only worker for testing and validation: t2/t3 (or c/l siblings) compete for it.
+FULL_FLEET = [dataclasses.replace(FLEET[0], max_concurrent_tasks=1), FLEET[1]]
 SIM_CONFIG = SimConfig(
     retry_initial_ms=FAST.retry_initial_ms,
     retry_backoff=FAST.retry_backoff,
@@ -69,10 +71,14 @@ class Scripted(Behaviour):
 
 
 async def real_run(
-    client: Client, name: str, failing: set[str], intelligent: bool = True
+    client: Client,
+    name: str,
+    failing: set[str],
+    intelligent: bool = True,
+    fleet: list[WorkerProfile] = FLEET,
 ) -> tuple[WorkflowStatus, list[Dispatch]]:
     registry = BuiltinRegistry()
-    for profile in FLEET:
+    for profile in fleet:
         await registry.register(profile)
     scheduler = IntelligentScheduler(
         registry, MemoryCache(), SchedulerConfig(intelligent=intelligent)
@@ -94,10 +100,13 @@ async def real_run(
 
 
 async def simulated_run(
-    name: str, failing: set[str], placement: Placement = Placement.INTELLIGENT
-) -> tuple[str, list[Dispatch]]:
+    name: str,
+    failing: set[str],
+    placement: Placement = Placement.INTELLIGENT,
+    fleet: list[WorkerProfile] = FLEET,
+) -> tuple[str, list[Dispatch], int]:
     decision = parse_decision(decision_doc(name))
-    workers = [SimWorker(p) for p in FLEET]
+    workers = [SimWorker(p) for p in fleet]
     sim = Simulation(
         [PlanArrival(decision.created_at, decision, 1)],
         workers,
@@ -114,7 +123,7 @@ async def simulated_run(
         if entry.event == "DISPATCHED":
             dispatches.append((entry.task_id, seen.get(entry.task_id, 0), entry.worker_id))
             seen[entry.task_id] = seen.get(entry.task_id, 0) + 1
-    return ("COMPLETED" if report.completed else "FAILED"), dispatches
+    return ("COMPLETED" if report.completed else "FAILED"), dispatches, report.capacity_waits
 
 
 @pytest.mark.parametrize(
@@ -132,10 +141,27 @@ async def test_the_simulator_dispatches_retries_and_compensates_as_flow_c_does(
 ) -> None:
     status, real = await real_run(temporal_env.client, name, failing, intelligent)
     placement = Placement.INTELLIGENT if intelligent else Placement.ROUND_ROBIN
-    sim_status, simulated = await simulated_run(name, failing, placement)
+    sim_status, simulated, _ = await simulated_run(name, failing, placement)
     assert status.value == sim_status
     assert simulated == real, f"simulated {simulated}\nreal      {real}"
     if failing:
         # The case exercises what it should: retries of the failing task, then compensations.
         assert any(retry > 0 for _, retry, _ in real)
         assert any(task.endswith(":compensate") for task, _, _ in real)
+
+
+@pytest.mark.parametrize("failing", [set(), {"t4-canary"}])
+async def test_with_capacity_exhausted_the_simulator_waits_as_flow_c_does(
+    temporal_env: Any, failing: set[str]
+) -> None:
+    # t2 and t3 both need the one-slot worker: one of them waits (C3 asked again 2 s later, in
+    # real time on the dev server, in virtual time in the simulator), never published unassigned.
+    name = "approve-5-task-dag"
+    status, real = await real_run(temporal_env.client, name, failing, fleet=FULL_FLEET)
+    sim_status, simulated, waits = await simulated_run(
+        name, failing, Placement.INTELLIGENT, FULL_FLEET
+    )
+    assert waits > 0  # the case exercises the wait
+    assert status.value == sim_status
+    assert simulated == real, f"simulated {simulated}\nreal      {real}"
+    assert all(worker is not None for _, _, worker in real)

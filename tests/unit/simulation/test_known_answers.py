@@ -7,7 +7,7 @@ import itertools
 
 from orchestrator_dynamic.adapters.cache.memory import MemoryCache
 from orchestrator_dynamic.domain.model import ExecutionTicket
-from orchestrator_dynamic.domain.scoring import Health
+from orchestrator_dynamic.domain.scoring import Health, WorkerProfile
 from orchestrator_dynamic.services.simulation.behaviour import Behaviour
 from orchestrator_dynamic.services.simulation.config import Placement, SimConfig
 from orchestrator_dynamic.services.simulation.engine import Simulation, TraceEntry
@@ -120,35 +120,55 @@ async def test_a_failing_worker_exhausts_the_retries_then_the_plan_is_compensate
     assert (await run([arrival(doc)], [worker("w")], limited, FailB()))[0].retries == 0
 
 
-async def test_waiting_past_the_timeout_is_an_sla_violation_and_a_retry() -> None:
-    # Two one-minute tasks, one slot, a 90 s timeout: the second waits 60 s, runs 60 s, and
-    # its first attempt times out before it ends.
+class Fixed(Behaviour):
+    """Every attempt takes ``ms`` and succeeds."""
+
+    def __init__(self, ms: int) -> None:
+        super().__init__()
+        self.ms = ms
+
+    def attempt(
+        self, ticket: ExecutionTicket, attempt: int, speed: float, rate: float | None
+    ) -> tuple[int, bool]:
+        return self.ms, False
+
+
+async def test_a_full_fleet_re_asks_c3_every_two_seconds_and_never_dispatches_unassigned() -> None:
+    # One slot, two 61 s tasks, a 90 s timeout: t1 is asked at 0, 2, ..., 60 s (31 times, all
+    # full), not dispatched (no SLA timer runs), and dispatched at 62 s, the first ask after the
+    # slot freed at 61 s; its attempt ends within its timeout, so nothing is retried.
     plan = [independent(0, 2, 30_000)]
     slow = SimConfig(min_timeout_ms=90_000, timeout_buffer=1.0)
-
-    class Minute(Behaviour):
-        def attempt(
-            self, ticket: ExecutionTicket, attempt: int, speed: float, rate: float | None
-        ) -> tuple[int, bool]:
-            return 60_000, False
-
-    report, trace = await run(plan, [worker("w", capacity=1)], slow, Minute())
-    assert ("t1", "RETRY_SCHEDULED") in [(e.task_id, e.event) for e in trace]
-    assert report.ticket_sla_violations >= 1
-    assert report.plans_sla_violated == 1
-    assert report.queue_wait_p95_ms["medium"] == 60_000
+    report, trace = await run(plan, [worker("w", capacity=1)], slow, Fixed(61_000))
+    dispatched = [(e.task_id, e.at_ms - T0, e.worker_id) for e in trace if e.event == "DISPATCHED"]
+    assert dispatched == [("t0", 0, "w"), ("t1", 62_000, "w")]
+    assert report.capacity_waits == 31
+    assert report.retries == 0
+    assert report.queue_wait_p95_ms["medium"] == 62_000
+    # The deadline runs from C2's creation, not from the dispatch: t1 ends past it.
+    assert report.ticket_sla_violations == 1
 
 
-async def test_no_free_worker_waits_in_the_backlog_unless_placed_by_prediction() -> None:
+async def test_no_free_worker_waits_for_capacity_unless_placed_by_prediction() -> None:
     plans = [independent(0, 3, 60_000)]
     fleet = [worker("a", capacity=1), worker("b", capacity=1)]
-    _, smart = await run(plans, fleet)
-    assert dispatches_by_worker(smart) == {"a": 1, "b": 1, None: 1}  # published unassigned
+    report, smart = await run(plans, fleet)
+    assert None not in dispatches_by_worker(smart)  # never published unassigned
+    assert [e.at_ms - T0 for e in smart if e.event == "DISPATCHED"] == [0, 0, 60_000]
+    assert report.makespan_p50_ms == 120_000 and report.capacity_waits == 30
     predicted = SimConfig(min_timeout_ms=PATIENT.min_timeout_ms, placement=Placement.PREDICTED)
     report, trace = await run(plans, fleet, predicted)
     assert None not in dispatches_by_worker(trace)
     assert [e.detail for e in trace if e.event == "DISPATCHED"][-1] == "predicted"
-    assert report.makespan_p50_ms == 120_000
+    assert report.makespan_p50_ms == 120_000 and report.capacity_waits == 0
+
+
+async def test_a_ticket_no_worker_can_run_is_still_dispatched_unassigned() -> None:
+    tester = WorkerProfile("qa", frozenset({"testing"}), max_concurrent_tasks=1)
+    report, trace = await run([independent(0, 1, 1_000)], [SimWorker(tester)])
+    first = next(e for e in trace if e.event == "DISPATCHED")
+    assert (first.task_id, first.at_ms, first.worker_id) == ("t0", T0, None)
+    assert report.capacity_waits == 0 and report.completed == 0
 
 
 async def test_draws_follow_the_history_and_the_seed() -> None:
@@ -197,8 +217,8 @@ async def test_fleet_size_and_capacity_settings_reshape_the_workers_file() -> No
     grown, trace = await run(
         plans, one, SimConfig(min_timeout_ms=PATIENT.min_timeout_ms, workers=4)
     )
-    # four placed, four published unassigned and taken as the copies free up
-    assert dispatches_by_worker(trace) == {"w": 1, "w#2": 1, "w#3": 1, "w#4": 1, None: 4}
+    # four placed, four waiting for capacity and placed as the copies free up
+    assert dispatches_by_worker(trace) == {"w": 2, "w#2": 2, "w#3": 2, "w#4": 2}
     assert grown.makespan_p50_ms == 2 * 60_000
     wider, _ = await run(plans, one, SimConfig(min_timeout_ms=PATIENT.min_timeout_ms, capacity=8))
     assert wider.makespan_p50_ms == 60_000

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from orchestrator_dynamic.domain.consolidation import consolidate
 from orchestrator_dynamic.domain.errors import MalformedMessage, PlanRefused
 from orchestrator_dynamic.domain.execution import (
+    CAPACITY_WAIT_MS,
     Backoff,
     ExecutionState,
     Transition,
@@ -36,7 +37,11 @@ from orchestrator_dynamic.domain.ports import Scheduler
 from orchestrator_dynamic.domain.rules import SlaPolicy
 from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.services.planning import PlanningConfig, plan_decision
-from orchestrator_dynamic.services.scheduling import release_ended, ticket_namespace
+from orchestrator_dynamic.services.scheduling import (
+    all_able_full,
+    release_ended,
+    ticket_namespace,
+)
 from orchestrator_dynamic.services.simulation.behaviour import Behaviour
 from orchestrator_dynamic.services.simulation.config import Placement, SimConfig
 from orchestrator_dynamic.services.simulation.fleet import (
@@ -130,6 +135,7 @@ class Simulation:
         for i, arrival in enumerate(self._arrivals):
             self._push(arrival.arrival_ms, _ARRIVE, i)
         start = self._arrivals[0].arrival_ms if self._arrivals else 0
+        settled: dict[int, PlanRun] = {}
         while self._events:
             at, _, kind, payload = heapq.heappop(self._events)
             self._now = at
@@ -140,7 +146,15 @@ class Simulation:
                 run.wakes.discard(at)
                 await self._advance(run, at)
             else:
-                await self._finish(*payload)  # type: ignore[misc]
+                if (run := await self._finish(*payload)) is not None:  # type: ignore[misc]
+                    settled[run.index] = run
+                following = self._events[0] if self._events else None
+                if following is None or following[0] != at or following[2] != _FINISH:
+                    # Results of one moment are drained together, as the workflow drains the
+                    # signals that arrived before its next task; then each plan reacts once.
+                    for run in settled.values():
+                        await self._advance(run, at)
+                    settled.clear()
         return self._recorder.report(self.fleet, start, self._last)
 
     def _push(self, at: int, kind: int, payload: object) -> None:
@@ -226,6 +240,11 @@ class Simulation:
     ) -> None:
         for ticket in batch:
             allocation = await self._scheduler.allocate(ticket, now, weights=state.weights)
+            if allocation.worker_id is None and all_able_full(allocation):
+                # As C3 and the workflow: not dispatched (no SLA timer), asked again later.
+                state.not_before[ticket.ticket_id] = now + CAPACITY_WAIT_MS
+                self._recorder.capacity_waits += 1
+                continue
             metadata = {
                 "allocation_method": allocation.method,
                 "priority_score": f"{allocation.priority_score:.4f}",
@@ -262,8 +281,8 @@ class Simulation:
 
     def _route(self, attempt: Attempt, now: int) -> None:
         if attempt.allocated_to is None:
-            # An idle worker that can run it pulls it from the bus at once (the scheduler may
-            # have counted its slots full with reservations of attempts that never came).
+            # Unassigned only when no worker the scheduler found can run it (full ones make it
+            # wait instead); a fleet worker that can run it after all pulls it from the bus.
             for worker in self.fleet.workers.values():
                 if self.fleet.has_room(worker) and can_run(worker.profile, attempt.needs):
                     self._start(worker, attempt, now)
@@ -288,7 +307,9 @@ class Simulation:
 
     # ------------------------------------------------------------ results (the gateway's part)
 
-    async def _finish(self, worker_id: str, attempt: Attempt, duration: int, failed: bool) -> None:
+    async def _finish(
+        self, worker_id: str, attempt: Attempt, duration: int, failed: bool
+    ) -> PlanRun | None:
         now = self._last = self._now
         worker = self.fleet.workers[worker_id]
         self.fleet.finish(worker, attempt, now)
@@ -301,7 +322,7 @@ class Simulation:
             self._start(worker, following, now)
         run = self._runs[attempt.plan]
         if run.state is None:
-            return  # the plan ended (a late result of an abandoned attempt)
+            return None  # the plan ended (a late result of an abandoned attempt)
         result = _result(attempt.ticket_id, worker_id, duration, failed, now)
         state = self._phase_of(run, attempt.ticket_id)
         owner = state.tickets[attempt.ticket_id].metadata.get("worker_id")
@@ -310,7 +331,7 @@ class Simulation:
         transition = state.apply(result, now)
         if transition is not None:
             self._record(run, state, transition)
-        await self._advance(run, now)
+        return run
 
     def _phase_of(self, run: PlanRun, ticket_id: str) -> ExecutionState:
         if run.comp is not None and ticket_id in run.comp.tickets:

@@ -1,11 +1,12 @@
 """The simulated fleet: the registry port the real scheduler talks to, and the
-workers' slots, local queues and the backlog of tickets no worker was free to take.
+workers' slots, local queues and the backlog of unassigned tickets.
 
 Heartbeats are instant: the registry always reports a worker's true load, so the scheduler's
 filter sees what a fleet with fresh heartbeats would show. A ticket placed on a worker that is
-busy (it took unplaced work meanwhile) waits in that worker's queue; a ticket the scheduler could
-not place (``unassigned``: the workflow publishes it anyway) waits in the fleet's backlog, in
-arrival order, until a worker that can run it frees a slot.
+busy (it took unplaced work meanwhile) waits in that worker's queue. A ticket whose able workers
+are all full is not dispatched (it waits for capacity, as in Flow C); one the scheduler found no
+worker for at all goes out ``unassigned`` and waits in the fleet's backlog, in arrival order,
+until a worker that can run it (by capabilities, namespace and clearance) frees a slot.
 """
 
 from __future__ import annotations

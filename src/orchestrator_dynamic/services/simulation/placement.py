@@ -3,8 +3,8 @@ predicted-duration-aware policy built on it, all over the capacity ledger of the
 
 predicted-duration-aware = the C3 ML step as production runs it (predictions on the ticket, the
 specification's priority boost), then the real filter -> score -> pick; when every eligible
-worker is full, instead of publishing the ticket unassigned (to wait for whichever worker frees
-first), it reserves the worker whose slot the predicted durations of its work say frees first.
+worker is full, instead of waiting for capacity (C3 asked again every 2 s, as Flow C does), it
+reserves the worker whose slot the predicted durations of its work say frees first.
 
 The ledger is the real one (``LedgerCache``), made by the caller: services never import
 adapters, so the entrypoint, tests and benchmarks pass a factory (``MemoryCache`` fits) that the

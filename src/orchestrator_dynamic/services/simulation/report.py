@@ -63,6 +63,8 @@ class SimReport:
     plans_compensated: int
     simulated_span_ms: int
     dead_lettered: int = 0
+    # C3 answers "every able worker is full": the ticket asked again CAPACITY_WAIT_MS later.
+    capacity_waits: int = 0
     refusals: list[str] = field(default_factory=list)  # the first few reasons
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,6 +79,7 @@ class Recorder:
         self.waits: dict[str, list[int]] = defaultdict(list)
         self.approval_gated = 0
         self.retry_events = 0
+        self.capacity_waits = 0
 
     def plan_ended(self, outcome: PlanOutcome) -> None:
         self.outcomes.append(outcome)
@@ -121,5 +124,6 @@ class Recorder:
             compensations=sum(o.compensations for o in ran),
             plans_compensated=sum(1 for o in ran if o.compensations),
             simulated_span_ms=end_ms - start_ms,
+            capacity_waits=self.capacity_waits,
             refusals=[f"{o.decision_id}: {o.reason}" for o in by["REFUSED"][:5]],
         )
