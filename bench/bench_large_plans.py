@@ -1,7 +1,9 @@
 """Large plans on the embedded default (dev server, embedded policy engine, in-memory ports):
 for 1,000 and 10,000 tasks in layers of 100 (each task needs two of the layer before), with
-agents that answer at once, prints the completion time, the workflow's history (events and
-bytes) and the bench process's peak RSS, or the reason the plan did not complete.
+agents that answer at once, prints the completion time, the workflow's runs (continue-as-new),
+the largest run's history (events and bytes) and the bench process's peak RSS, or the reason the
+plan did not complete. The large-plan settings (by-reference start, continue-as-new thresholds)
+are the service's defaults.
 
 `LARGE_PLAN_SIZES=1000,10000` (the default) chooses the sizes.
 """
@@ -37,7 +39,7 @@ from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
 from orchestrator_dynamic.flow.worker import build_worker, connect
 from orchestrator_dynamic.services.policy import PolicyValidator
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler
-from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR
+from orchestrator_dynamic.settings import DEFAULT_POLICY_DIR, Settings
 
 WIDTH = 100
 TIMEOUT_S = 900.0
@@ -80,7 +82,7 @@ async def one(client: Client, gateway: FlowGateway, tasks: int) -> str:
     except OrchestratorError as exc:
         record(tasks, "not started", False)
         return f"{tasks:>7,} tasks  decision {size / 1e6:.1f} MB  not started: {exc}"
-    handle = client.get_workflow_handle(doc["decision_id"])
+    handle = client.get_workflow_handle(doc["decision_id"], run_id=None)
     try:
         async with asyncio.timeout(TIMEOUT_S):
             result = await handle.result()
@@ -90,17 +92,35 @@ async def one(client: Client, gateway: FlowGateway, tasks: int) -> str:
     elapsed = time.perf_counter() - started
     completed = outcome.startswith("COMPLETED")
     record(tasks, f"{elapsed:.1f} s" if completed else outcome.split(":")[0][:14], completed)
-    history = await handle.fetch_history()
-    events, history_mb = len(history.events), len(json.dumps(history.to_json_dict())) / 1e6
+    runs, events, history_mb, wire_mb = await largest_run(client, doc["decision_id"])
     return (
-        f"{tasks:>7,} tasks  {elapsed:7.1f} s  {events:>7,} events  {history_mb:6.1f} MB history"
+        f"{tasks:>7,} tasks  {elapsed:7.1f} s  {runs} run(s), largest: {events:>7,} events"
+        f"  {history_mb:6.1f} MB history ({wire_mb:.1f} MB as the engine counts it)"
         f"  peak RSS {peak_rss_mb():6.0f} MB  {outcome}"
     )
+
+
+async def largest_run(client: Client, workflow_id: str) -> tuple[int, int, float, float]:
+    """How many runs the workflow took, and the largest one's events and bytes (as JSON, and
+    as encoded events, which the engine's 50 MB limit counts)."""
+    sizes = []
+    async for execution in client.list_workflows(f"WorkflowId = '{workflow_id}'"):
+        handle = client.get_workflow_handle(workflow_id, run_id=execution.run_id)
+        history = await handle.fetch_history()
+        wire = sum(e.ByteSize() for e in history.events) / 1e6
+        sizes.append((len(history.events), len(json.dumps(history.to_json_dict())) / 1e6, wire))
+    events, history_mb, wire_mb = max(sizes, key=lambda s: s[1], default=(0, 0.0, 0.0))
+    return len(sizes), events, history_mb, wire_mb
 
 
 async def main() -> None:
     sizes = [int(s) for s in os.environ.get("LARGE_PLAN_SIZES", "1000,10000").split(",")]
     compile_bytecode()
+    settings = Settings()
+    options = FlowOptions(
+        continue_as_new_events=settings.flow_continue_as_new_events,
+        continue_as_new_bytes=settings.flow_continue_as_new_bytes,
+    )
     with tempfile.TemporaryDirectory() as tmp:
         server = TemporalDevServer(Path(tmp) / "temporal.db", port=17997, ui_port=18997)
         await server.start()
@@ -117,7 +137,15 @@ async def main() -> None:
             policy = PolicyValidator(engine)  # the embedded default: OPA_ENABLED, no OPA_URL
             steps = FlowSteps(FlowDeps(agents, store, scheduler, now_ms, policy=policy))
             worker = build_worker(client, "bench-large", FlowActivities(steps))
-            gateway = FlowGateway(client, "bench-large", store, FlowOptions, now_ms, scheduler)
+            gateway = FlowGateway(
+                client,
+                "bench-large",
+                store,
+                lambda: options,
+                now_ms,
+                scheduler,
+                by_reference_bytes=settings.flow_plan_by_reference_bytes,
+            )
             agents.gateway = gateway
             async with worker:
                 for tasks in sizes:

@@ -115,6 +115,8 @@ def flow_options(settings: Settings) -> FlowOptions:
         timeout_buffer=sla.buffer_multiplier,
         weights=(weights.risk, weights.qos, weights.sla),
         task_type_aliases=dict(settings.task_type_aliases),
+        continue_as_new_events=settings.flow_continue_as_new_events,
+        continue_as_new_bytes=settings.flow_continue_as_new_bytes,
     )
 
 
@@ -415,6 +417,7 @@ async def open_runtime(
             now_ms,
             scheduler,
             searchable,
+            by_reference_bytes=settings.flow_plan_by_reference_bytes,
         )
         operations = Operations(gateway, store, now_ms, settings.decision_hash_verify)
         checks = readiness(settings, gateway, bus, store, cache, registry, policy)

@@ -235,6 +235,14 @@ class Settings(BaseSettings):
     api_rate_limit: str = "600/minute"  # operators' changes, the console's forms and sign-in
     api_rate_limit_workers: str = "6000/minute"  # workers' results and heartbeats
 
+    # -- large plans: a decision whose JSON is larger starts its workflow by reference (kept in
+    # the store; Temporal refuses payloads over 2 MB); 0 = always inside the start
+    flow_plan_by_reference_bytes: int = Field(512_000, ge=0)
+    # a run continues as new once its history grew by this many events or bytes (0 = never);
+    # the engine refuses a history over 50 MB or 51,200 events
+    flow_continue_as_new_events: int = Field(20_000, ge=0)
+    flow_continue_as_new_bytes: int = Field(20_000_000, ge=0)
+
     # ------------------------------------------------------------ validators
 
     @field_validator("api_tokens", mode="before")

@@ -100,6 +100,9 @@ class Collection:
     POLICY_DECISIONS = "policy_decisions"  # key decision id: policy, input digest, result, ...
     # key entry id: one operator action (approve, reject, cancel) with who, from where, on what
     AUDIT = "operator_audit"
+    # key "<stash key>/<chunk index>": one chunk of a text too large for a workflow payload (a
+    # large plan's decision or tickets, a workflow's state carried across continue-as-new)
+    FLOW_STASH = "flow_stash"
 
     ALL = (
         DECISIONS,
@@ -110,6 +113,7 @@ class Collection:
         TELEMETRY_BUFFER,
         POLICY_DECISIONS,
         AUDIT,
+        FLOW_STASH,
     )
 
 

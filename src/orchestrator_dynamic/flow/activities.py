@@ -26,10 +26,14 @@ from orchestrator_dynamic.flow.payloads import (
     ConsolidateOutput,
     GenerateInput,
     PublishInput,
+    StashChunk,
+    StashDrop,
+    StashRef,
     TelemetryInput,
     ValidateInput,
     ValidateOutput,
 )
+from orchestrator_dynamic.flow.plan_ref import Stash
 from orchestrator_dynamic.flow.retrying import BOARD, RetryBoard
 from orchestrator_dynamic.flow.steps import FlowSteps
 from orchestrator_dynamic.observability import metrics
@@ -101,20 +105,57 @@ class FlowActivities:
         unexpected_max_attempts: int = 5,
         stuck_after_s: float | None = None,
         board: RetryBoard = BOARD,
+        stash: Stash | None = None,
     ) -> None:
         self._steps = steps
+        self._stash = stash or Stash(steps.deps.store, steps.deps.clock)
         self._guard = _Guard(board, unexpected_max_attempts)
         if stuck_after_s is not None:  # the board is per process, as the gauge it feeds
             board.stuck_after_s = stuck_after_s
 
     @activity.defn(name="c1_validate")
     async def validate(self, inp: ValidateInput) -> ValidateOutput:
-        return await self._guard(lambda: self._steps.validate(inp))
+        return await self._guard(lambda: self._validate(inp))
+
+    async def _validate(self, inp: ValidateInput) -> ValidateOutput:
+        if inp.decision_ref is None:
+            return await self._steps.validate(inp)
+        # A large plan: the decision is read from the stash, and its tickets go back there.
+        inp.decision = await self._stash.decision(inp.decision_ref)
+        outcome = await self._steps.validate(inp)
+        if outcome.tickets is not None:
+            outcome.tickets_ref = await self._stash.put_tickets(inp.workflow_id, outcome.tickets)
+            outcome.tickets = None
+        return outcome
 
     @activity.defn(name="c2_generate_tickets")
     async def generate_tickets(self, inp: GenerateInput) -> list[ExecutionTicket]:
         workflow_id = activity.info().workflow_id or ""
         return await self._guard(lambda: self._steps.generate_checked(inp, workflow_id))
+
+    @activity.defn(name="c2_generate_stashed")
+    async def generate_stashed(self, inp: GenerateInput) -> StashRef:
+        """C2 of a large plan (after an approval): the decision and the tickets in the stash."""
+        workflow_id = activity.info().workflow_id or ""
+        return await self._guard(lambda: self._generate_stashed(inp, workflow_id))
+
+    async def _generate_stashed(self, inp: GenerateInput, workflow_id: str) -> StashRef:
+        if inp.decision_ref is not None:
+            inp.decision = await self._stash.decision(inp.decision_ref)
+        tickets = await self._steps.generate_checked(inp, workflow_id)
+        return await self._stash.put_tickets(workflow_id, tickets)
+
+    @activity.defn(name="flow_stash_read")
+    async def stash_read(self, chunk: StashChunk) -> str:
+        return await self._guard(lambda: self._stash.read(chunk))
+
+    @activity.defn(name="flow_stash_drop")
+    async def stash_drop(self, drop: StashDrop) -> None:
+        await self._guard(lambda: self._stash.drop(drop))
+
+    @activity.defn(name="flow_stash_write")
+    async def stash_write(self, chunk: StashChunk) -> None:
+        await self._guard(lambda: self._stash.write(chunk))
 
     @activity.defn(name="c3_allocate")
     async def allocate(self, inp: AllocateInput) -> AllocateOutput:
@@ -130,7 +171,12 @@ class FlowActivities:
 
     @activity.defn(name="c6_emit_telemetry")
     async def emit_telemetry(self, inp: TelemetryInput) -> None:
-        await self._guard(lambda: self._steps.emit(inp))
+        await self._guard(lambda: self._emit(inp))
+
+    async def _emit(self, inp: TelemetryInput) -> None:
+        if inp.sidecars and inp.tickets:  # a large plan's final records, made whole again
+            inp.tickets = await self._stash.restore_metadata(inp.tickets, inp.sidecars)
+        await self._steps.emit(inp)
 
     def all(self) -> list[Callable[..., object]]:
         return [
@@ -140,4 +186,8 @@ class FlowActivities:
             self.publish_tickets,
             self.consolidate,
             self.emit_telemetry,
+            self.generate_stashed,
+            self.stash_read,
+            self.stash_write,
+            self.stash_drop,
         ]

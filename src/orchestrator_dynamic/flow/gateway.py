@@ -38,6 +38,7 @@ from orchestrator_dynamic.flow.payloads import (
     WorkflowStatus,
     WorkflowView,
 )
+from orchestrator_dynamic.flow.plan_ref import Stash, decision_size, slim
 from orchestrator_dynamic.flow.workflow import STATUS_MEMO, FlowCWorkflow
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,7 @@ class FlowGateway:
         clock: Callable[[], int],
         scheduler: Scheduler | None = None,
         searchable: bool = True,
+        by_reference_bytes: int = 0,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
@@ -77,6 +79,10 @@ class FlowGateway:
         # Whether starts carry the search attributes: off when startup found them unregistered
         # and could not add them, or once the engine refused a start for them.
         self._searchable = searchable
+        # A decision larger than this (its JSON) starts its workflow by reference (the stash,
+        # flow/plan_ref.py) instead of inside the start's input; 0: never.
+        self._by_reference_bytes = by_reference_bytes
+        self._stash = Stash(store, clock)
 
     # ------------------------------------------------------------ decisions
 
@@ -87,7 +93,7 @@ class FlowGateway:
         try:
             await self._client.start_workflow(
                 WORKFLOW_NAME,
-                FlowInput(decision, self._options()),
+                await self._input(decision),
                 id=decision.decision_id,
                 task_queue=self._task_queue,
                 # Running or finished, a workflow with this id means the decision was seen:
@@ -116,6 +122,14 @@ class FlowGateway:
                 raise TooLarge([Issue("decision.too_large", reason)]) from exc
             raise EngineUnavailable("temporal", str(exc)) from exc
         return "started"
+
+    async def _input(self, decision: ConsolidatedDecision) -> FlowInput:
+        """Small decisions travel inside the start, as they always did; a large one is stashed
+        first (idempotent: keyed by its decision id) and travels by reference."""
+        if not self._by_reference_bytes or decision_size(decision) <= self._by_reference_bytes:
+            return FlowInput(decision, self._options())
+        ref = await self._stash.put_decision(decision)
+        return FlowInput(slim(decision), self._options(), decision_ref=ref)
 
     # ------------------------------------------------------------ results
 

@@ -48,6 +48,39 @@ class FlowOptions:
     task_type_aliases: dict[str, str] = field(
         default_factory=lambda: dict(DEFAULT_TASK_TYPE_ALIASES)
     )
+    # Large plans (flow/continuation.py): the run continues as new once its history grew by this
+    # many events or bytes since it began; 0 (and histories from before the fields): never.
+    continue_as_new_events: int = 0
+    continue_as_new_bytes: int = 0
+
+
+@dataclass
+class StashRef:
+    """A text kept in the store in chunks (Collection.FLOW_STASH) because it is too large for a
+    workflow payload: a large plan's decision or tickets, or the state a run continues with."""
+
+    key: str
+    chunks: int
+
+
+@dataclass
+class StashDrop:
+    """Stashes a finished workflow no longer needs: these, and every chunk it owns."""
+
+    refs: list[StashRef]
+    owner: str = ""
+
+
+@dataclass
+class StashChunk:
+    """One chunk of a stash: written (``text`` given) or read (answered with the text)."""
+
+    key: str
+    index: int
+    text: str = ""
+    # The workflow id the chunk belongs to: a write of a workflow task the engine then refused
+    # is in no history, and is found by its owner when the workflow drops its stashes.
+    owner: str = ""
 
 
 # The decision travels typed. On the wire it is the model's JSON, exactly the dict that inputs
@@ -58,6 +91,11 @@ class FlowOptions:
 class FlowInput:
     decision: ConsolidatedDecision
     options: FlowOptions = field(default_factory=FlowOptions)
+    # Set (a decision too large for a payload): ``decision`` is the decision without its
+    # cognitive plan, the whole of it is in the stash, and C1/C2 read it there.
+    decision_ref: StashRef | None = None
+    # Set: this run continues an earlier one (continue-as-new); its state is in the stash.
+    resume: StashRef | None = None
 
 
 @dataclass
@@ -68,6 +106,7 @@ class ValidateInput:
     # Set: a valid plan that needs no approval has its tickets generated (C2) in the same step,
     # created at this moment (the workflow's clock). None (older histories): C1 only.
     generate_at_ms: int | None = None
+    decision_ref: StashRef | None = None  # FlowInput.decision_ref
 
 
 @dataclass
@@ -79,6 +118,8 @@ class ValidateOutput:
     guardrails: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     tickets: list[ExecutionTicket] | None = None  # C2's tickets when generated in this step
+    # A large plan's C2 tickets, stashed instead of carried (``tickets`` is then None).
+    tickets_ref: StashRef | None = None
 
 
 @dataclass
@@ -86,6 +127,7 @@ class GenerateInput:
     decision: ConsolidatedDecision
     created_at_ms: int
     options: FlowOptions
+    decision_ref: StashRef | None = None  # FlowInput.decision_ref
 
 
 # Allocation method of a ticket a policy refused at C3: the workflow fails it, never dispatches it.
@@ -167,6 +209,9 @@ class TelemetryInput:
     workflow_id: str
     events: list[TelemetryEvent]
     tickets: list[TicketRecord] = field(default_factory=list)
+    # A large plan's set-aside ticket metadata (flow/continuation.py settle), put back on
+    # the records before they are saved.
+    sidecars: list[StashRef] = field(default_factory=list)
 
 
 @dataclass

@@ -107,6 +107,10 @@ class FlowSteps:
     def ml_predictor(self) -> MLPredictor | None:
         return self._deps.ml
 
+    @property
+    def deps(self) -> FlowDeps:
+        return self._deps
+
     # ---------------------------------------------------------------- C1
 
     async def validate(self, inp: ValidateInput) -> ValidateOutput:

@@ -50,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         IssueView,
         PublishInput,
         ResultSignal,
+        StashRef,
         TelemetryInput,
         TicketRecord,
         TicketView,
@@ -60,6 +61,8 @@ with workflow.unsafe.imports_passed_through():
         history_entry,
     )
     from orchestrator_dynamic.flow.retrying import BOARD
+
+from orchestrator_dynamic.flow import continuation
 
 # Dependencies (bus, store, registry) may be down for a while: a step waits for them with
 # back-off, without an attempt limit. What retrying cannot fix, the activity raises as
@@ -138,6 +141,14 @@ class FlowCWorkflow:
         # Dispatched tickets whose publish is not confirmed yet: still PENDING to the outside.
         self._unconfirmed: set[str] = set()
         self._local = False  # LOCAL_STEPS_PATCH, decided at C1
+        # Large plans (flow/continuation.py): this run's input, when it started, its number in
+        # a chain of continue-as-new runs, and its history budget (None: it never continues).
+        self._input: FlowInput | None = None
+        self._started = 0
+        self._run_no = 1
+        self._budget: continuation.Budget | None = None
+        self._sidecars: list[StashRef] = []
+        self._stashed: list[StashRef] = []  # the rest of what this workflow stashed
 
     _status_now: WorkflowStatus
     _status_memo = False  # decided once, first thing in run()
@@ -205,13 +216,14 @@ class FlowCWorkflow:
         # Asked before the first await: asked later, a replay could reach the call before the
         # task that recorded its marker. Histories from before the patch replay without upserts.
         self._status_memo = workflow.patched(STATUS_MEMO_PATCH)
-        self._decision = inp.decision
-        started = self._now()
-        self._event(TelemetryEventType.FLOW_C_STARTED)
+        self._decision, self._input = inp.decision, inp
+        self._started = self._now()
+        if inp.resume is None:  # a continued run goes on with the first run's events
+            self._event(TelemetryEventType.FLOW_C_STARTED)
         try:
             status = await self._run(inp)
         except asyncio.CancelledError:
-            await self._cancelled(inp, started)
+            await self._cancelled(inp, self._started)
             raise
         except (ActivityError, ApplicationError) as exc:
             # A step failed for good (refused, not found, unauthorised, or a bug that outlived
@@ -224,9 +236,13 @@ class FlowCWorkflow:
             self._reason = self._step_error
             self._step_event(self._step, failed=self._step_error)
             status = WorkflowStatus.FAILED
-        return await self._finish(inp, status, started)
+        return await self._finish(inp, status, self._started)
 
     async def _run(self, inp: FlowInput) -> WorkflowStatus:
+        if inp.resume is not None:
+            self._status = WorkflowStatus.RUNNING
+            await self._resume(inp.resume)
+            return await self._run_plan(inp)
         outcome = await self._validate(inp)
         if not outcome.valid:
             return WorkflowStatus.REFUSED
@@ -234,15 +250,39 @@ class FlowCWorkflow:
             return WorkflowStatus.REJECTED
         self._step = "C2_GENERATE_TICKETS"
         tickets = outcome.tickets
+        if outcome.tickets_ref is not None:  # a large plan's, from the stash
+            self._stashed.append(outcome.tickets_ref)
+            tickets = await continuation.read_tickets(outcome.tickets_ref)
         if tickets is None:  # generated in C1's step unless approval came between
-            tickets = await workflow.execute_local_activity_method(
-                FlowActivities.generate_tickets,
-                GenerateInput(inp.decision, self._now(), inp.options),
-                start_to_close_timeout=LOCAL_TIMEOUT,
-                retry_policy=DEPENDENCY_RETRY,
-            )
+            tickets = await self._generate(inp)
         self._step_event("C2_GENERATE_TICKETS", ticket_ids=[t.ticket_id for t in tickets])
         self._plan = self._state(tickets, inp)
+        return await self._run_plan(inp)
+
+    async def _generate(self, inp: FlowInput) -> list[ExecutionTicket]:
+        generate = GenerateInput(inp.decision, self._now(), inp.options, inp.decision_ref)
+        if inp.decision_ref is not None:  # a large plan's tickets go through the stash
+            ref = await workflow.execute_local_activity_method(
+                FlowActivities.generate_stashed,
+                generate,
+                start_to_close_timeout=STEP_TIMEOUT,
+                retry_policy=DEPENDENCY_RETRY,
+            )
+            self._stashed.append(ref)
+            return await continuation.read_tickets(ref)
+        return await workflow.execute_local_activity_method(
+            FlowActivities.generate_tickets,
+            generate,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+            retry_policy=DEPENDENCY_RETRY,
+        )
+
+    async def _run_plan(self, inp: FlowInput) -> WorkflowStatus:
+        assert self._plan is not None
+        o = inp.options
+        # Options recorded before the thresholds existed carry 0: such a run never continues.
+        if o.continue_as_new_events or o.continue_as_new_bytes:
+            self._budget = continuation.Budget(o)
         self._status = WorkflowStatus.RUNNING
         await self._execute(self._plan)
         if self._plan.succeeded():
@@ -264,6 +304,7 @@ class FlowCWorkflow:
     async def _validate(self, inp: FlowInput) -> ValidateOutput:
         self._step_event("C1_VALIDATE", started=True)
         validate_input = ValidateInput(inp.decision, workflow.info().workflow_id, inp.options)
+        validate_input.decision_ref = inp.decision_ref
         self._local = workflow.patched(LOCAL_STEPS_PATCH)
         if self._local:
             validate_input.generate_at_ms = self._now()
@@ -321,6 +362,8 @@ class FlowCWorkflow:
 
     async def _execute(self, state: ExecutionState) -> None:
         while not state.finished():
+            if state is self._plan and self._budget is not None and self._budget.spent():
+                await self._continue_as_new(state)
             now = self._now()
             for transition in state.expire(now):
                 self._record(state, transition)
@@ -416,6 +459,52 @@ class FlowCWorkflow:
             self._cancel_unrun(self._comp)
         settle_compensated(self._plan, self._comp)
 
+    # ------------------------------------------------------------ continue-as-new
+
+    async def _continue_as_new(self, state: ExecutionState) -> None:
+        """Stash what this run carries and continue as new with it (flow/continuation.py).
+        Called between steps, so nothing is in flight but results in the inbox."""
+        assert self._input is not None
+        self._drain(state)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        info = workflow.info()
+        aside = continuation.settle(state)
+        if aside:
+            key = f"sidecar/{info.workflow_id}/{info.run_id}/{len(self._sidecars)}"
+            text = continuation.encode_sidecar(aside)
+            self._sidecars.append(await continuation.write(key, text))
+        carried = continuation.Carried(
+            state,
+            self._history,
+            self._started,
+            sorted(self._timed_out),
+            self._issues,
+            self._guardrails,
+            self._approval,
+            self._reason,
+            list(self._outbox),
+            self._run_no + 1,
+            list(self._sidecars),
+            list(self._stashed),
+        )
+        key = f"state/{info.workflow_id}/{info.run_id}"
+        ref = await continuation.write(key, continuation.encode(carried))
+        if self._inbox:  # results came in meanwhile: applied first, the switch comes later
+            self._stashed.append(ref)  # this one is dropped at the end with the rest
+            return
+        inp = self._input
+        workflow.continue_as_new(FlowInput(inp.decision, inp.options, inp.decision_ref, ref))
+
+    async def _resume(self, ref: StashRef) -> None:
+        carried = continuation.decode(await continuation.read(ref))
+        self._plan, self._history, self._started = carried.plan, carried.history, carried.started_ms
+        self._timed_out = set(carried.timed_out)
+        self._issues, self._guardrails = carried.issues, carried.guardrails
+        self._approval, self._reason = carried.approval, carried.reason
+        self._outbox = carried.outbox + self._outbox
+        self._run_no, self._step = carried.run, "C3_ALLOCATE"
+        self._sidecars, self._stashed = carried.sidecars, [*carried.stashed, ref]
+
     # ------------------------------------------------------------ C5 + C6
 
     async def _finish(self, inp: FlowInput, status: WorkflowStatus, started: int) -> FlowResult:
@@ -437,6 +526,9 @@ class FlowCWorkflow:
             sla_compliant=out.metrics.get("sla_violations", 0) == 0,
         )
         await self._flush_final()
+        if inp.decision_ref or self._stashed or self._sidecars:  # a large plan's, no longer needed
+            refs = [*([inp.decision_ref] if inp.decision_ref else []), *self._stashed]
+            await continuation.drop([*refs, *self._sidecars])
         self._status, self._step = status, "DONE"
         incident_id = out.incident.incident_id if out.incident else None
         return FlowResult(
@@ -518,7 +610,7 @@ class FlowCWorkflow:
             await self._step_call(
                 local,
                 FlowActivities.emit_telemetry,
-                TelemetryInput(workflow.info().workflow_id, events, chunk),
+                TelemetryInput(workflow.info().workflow_id, events, chunk, self._sidecars),
             )
 
     async def _step_call(

@@ -55,4 +55,4 @@ async def test_postgres_adds_the_audit_table_to_a_version_1_database(
         assert [e["target"] for e in await audit_entries(store)] == ["wf9"]
     finally:
         await store.stop()
-    assert [m[0] for m in MIGRATIONS] == [1, 2]
+    assert [m[0] for m in MIGRATIONS] == [1, 2, 3]

@@ -71,7 +71,11 @@ async def test_postgres_migrations_apply_once(postgres_server: PostgresServer) -
         )
     finally:
         await conn.close()
-    assert sorted(r["version"] for r in versions) == [1, 2]  # each once; 2 adds operator_audit
+    assert sorted(r["version"] for r in versions) == [
+        1,
+        2,
+        3,
+    ]  # each once; 2: operator_audit, 3: flow_stash
     assert indexes == 5  # primary key, timestamp, workflow_id, (status, completed_at), task_type
 
 

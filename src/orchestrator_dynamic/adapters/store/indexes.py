@@ -20,6 +20,7 @@ INDEXES: dict[str, tuple[tuple[str, ...], ...]] = {
     ),
     Collection.POLICY_DECISIONS: (("ticket_id",), ("workflow_id",)),
     Collection.AUDIT: (("target",), ("action", "timestamp")),
+    Collection.FLOW_STASH: (("owner",),),
 }
 
 

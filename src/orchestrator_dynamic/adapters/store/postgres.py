@@ -37,7 +37,8 @@ def _field(parts: tuple[str, ...]) -> str:
 
 def _schema_v1() -> list[str]:
     # Frozen: the collections version 1 created; later ones come with their own migration.
-    return [s for t, i in INDEXES.items() if t != Collection.AUDIT for s in _table(t, i)]
+    later = (Collection.AUDIT, Collection.FLOW_STASH)
+    return [s for t, i in INDEXES.items() if t not in later for s in _table(t, i)]
 
 
 def _table(table: str, indexes: tuple[tuple[str, ...], ...]) -> list[str]:
@@ -57,6 +58,7 @@ def _table(table: str, indexes: tuple[tuple[str, ...], ...]) -> list[str]:
 MIGRATIONS: tuple[tuple[int, str, list[str]], ...] = (
     (1, "one JSONB table per collection with its indexes", _schema_v1()),
     (2, "the operator audit trail", _table(Collection.AUDIT, INDEXES[Collection.AUDIT])),
+    (3, "large plans' stash", _table(Collection.FLOW_STASH, INDEXES[Collection.FLOW_STASH])),
 )
 
 
