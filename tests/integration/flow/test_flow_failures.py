@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -209,12 +210,17 @@ async def test_in_flight_limit_is_respected(rig_factory: RigFactory) -> None:
     peak = 0
     original = rig._answer
 
+    delay_s, rig.agent_delay_s = rig.agent_delay_s, 0.0  # the work happens here, not in _answer
+
     async def tracked(ticket: ExecutionTicket, ok: bool) -> None:
         nonlocal peak
         running.add(ticket.ticket_id)
         peak = max(peak, len(running))
-        await original(ticket, ok)
+        await asyncio.sleep(delay_s)
+        # Not running once its answer goes out: the workflow may dispatch the next ticket as
+        # soon as it has the result, before the signal's call returns here.
         running.discard(ticket.ticket_id)
+        await original(ticket, ok)
 
     rig._answer = tracked  # type: ignore[method-assign]
     doc = decision_doc("large-100-task-dag")
