@@ -267,6 +267,8 @@ class FlowSteps:
         a worker runs, and is stored as PENDING until the bus confirmed it, then as RUNNING
         with ``started_at``. Re-publications (a stop notice) go out in their wire form."""
         now = self._deps.clock()
+        records = [r for r in [await self._fenced(r) for r in inp.tickets] if r is not None]
+        inp = PublishInput(inp.workflow_id, records, inp.telemetry)
         dispatched = [r for r in inp.tickets if r.ticket.status is TicketStatus.RUNNING]
         for record in inp.tickets:
             await self._save_ticket(inp.workflow_id, record, now, confirmed=False)
@@ -289,6 +291,34 @@ class FlowSteps:
         await self._telemetry.emit(inp.telemetry, now)
         # A stop notice (CANCELLED) is not work under an SLA any more: only dispatches are checked.
         await self.sla_checkpoint("c4_publish", inp.workflow_id, [r.ticket for r in dispatched])
+
+    async def _fenced(self, record: TicketRecord) -> TicketRecord | None:
+        """One content per attempt, whoever publishes it. A process that stalled in this step
+        past its timeout (a zombie) resumes after another one ran the step again: the attempt
+        on record wins. Already confirmed, or overtaken by a later attempt or by its end, the
+        dispatch is dropped; stored but not confirmed (a publisher stopped between store and
+        bus), the stored content goes out, byte for byte."""
+        if record.ticket.status is not TicketStatus.RUNNING:
+            return record
+        try:
+            stored = await self._deps.store.get(Collection.TICKETS, record.ticket.ticket_id)
+        except StoreUnavailable:
+            return record  # as the sticky allocation does: the write will wait in the spool
+        theirs = None if stored is None else stored.get(DISPATCH_COUNT)
+        if stored is None or theirs is None:
+            return record
+        ours = len(record.history) - 1
+        if theirs < ours:
+            return record
+        if theirs > ours or stored.get("status") != TicketStatus.PENDING.value:
+            metrics.STALE_DISPATCHES.inc()
+            log.warning("stale_dispatch_dropped", ticket_id=record.ticket.ticket_id, attempt=ours)
+            return None
+        fields = {k: v for k, v in stored.items() if k in ExecutionTicket.model_fields}
+        ticket = ExecutionTicket.model_validate(fields).model_copy(
+            update={"status": TicketStatus.RUNNING, "started_at": record.ticket.started_at}
+        )
+        return TicketRecord(ticket, list(stored.get("history") or record.history), record.report)
 
     async def sla_checkpoint(
         self, stage: str, workflow_id: str, tickets: list[ExecutionTicket]

@@ -100,3 +100,9 @@ DEMO_AGENT_OVER_CAPACITY = Counter(
     "Times a demo agent ran more tickets at once than the capacity it registered",
     ["worker_id"],
 )
+
+# Dispatches a stalled process (a zombie) tried to publish after the attempt was on record.
+STALE_DISPATCHES = Counter(
+    "orchestration_stale_dispatches_total",
+    "Dispatches dropped because the attempt was already published, overtaken or finished",
+)

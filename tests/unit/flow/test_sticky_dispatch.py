@@ -10,9 +10,11 @@ from orchestrator_dynamic.adapters.registry.builtin import BuiltinRegistry
 from orchestrator_dynamic.domain.errors import StoreUnavailable
 from orchestrator_dynamic.domain.execution import ExecutionState
 from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.domain.ports import Collection
 from orchestrator_dynamic.domain.scoring import WorkerProfile
 from orchestrator_dynamic.flow.payloads import AllocateInput, PublishInput, TicketRecord
 from orchestrator_dynamic.flow.steps import FlowDeps, FlowSteps
+from orchestrator_dynamic.observability import metrics
 from orchestrator_dynamic.services.scheduling import IntelligentScheduler
 from tests.fakes import MemoryStoreFake, RecordingPublisher
 from tests.unit.policy.helpers import planned
@@ -56,26 +58,52 @@ def roots() -> list[ExecutionTicket]:
 
 
 async def test_a_retried_attempt_publishes_byte_identical_tickets() -> None:
+    """Stopped between store and bus: the retried task (another process, a later clock, the
+    same attempt of each ticket) publishes what the first one stored, byte for byte."""
     store, bus = MemoryStoreFake(), RecordingPublisher()
     tickets = roots()
     at = tickets[0].created_at + 1_000
     counts = {t.ticket_id: 0 for t in tickets}
     first = await attempt(await process(store, bus), tickets, at, counts)
-    # The retried task: another process, a later clock, the same attempt of each ticket.
+    unconfirmed(store, tickets)
     later = at + (tickets[0].sla.deadline - at) // 2
     again = await attempt(await process(store, bus), tickets, later, counts)
     assert first and again == first
 
 
-async def test_without_the_attempt_key_a_retry_would_publish_other_bytes() -> None:
-    """What the record prevents (and the path older histories keep, where C4 is an activity of
-    its own and never runs twice with another allocation)."""
+async def test_a_zombie_resuming_after_its_twin_published_sends_nothing() -> None:
+    """A process stalled before it stored its dispatch (so allocated without the record, at
+    another clock) resumes after another process ran the step: the attempt on record wins."""
     store, bus = MemoryStoreFake(), RecordingPublisher()
     tickets = roots()
     at = tickets[0].created_at + 1_000
+    first = await attempt(await process(store, bus), tickets, at, {t.ticket_id: 0 for t in tickets})
+    dropped = metrics.STALE_DISPATCHES._value.get()
+    later = at + (tickets[0].sla.deadline - at) // 2
+    assert await attempt(await process(store, bus), tickets, later, None) == []
+    assert metrics.STALE_DISPATCHES._value.get() == dropped + len(first)
+    # Stored but never confirmed (its publisher stopped before the bus): the record goes out.
+    unconfirmed(store, tickets)
+    assert await attempt(await process(store, bus), tickets, later, None) == first
+
+
+def unconfirmed(store: MemoryStoreFake, tickets: list[ExecutionTicket]) -> None:
+    """The tickets' records as C4 leaves them before the bus confirmed (PENDING)."""
+    for ticket in tickets:
+        doc = store.data[Collection.TICKETS][ticket.ticket_id]
+        doc.update(status="PENDING", started_at=None)
+
+
+async def test_without_the_attempt_key_a_retry_would_publish_other_bytes() -> None:
+    """What the record prevents (and the path older histories keep, where C4 is an activity of
+    its own and never runs twice with another allocation): two processes that share no record."""
+    tickets = roots()
+    at = tickets[0].created_at + 1_000
     later = at + (tickets[0].sla.deadline - at) // 2  # closer to the deadline: another score
-    first = await attempt(await process(store, bus), tickets, at, None)
-    again = await attempt(await process(store, bus), tickets, later, None)
+    first = await attempt(await process(MemoryStoreFake(), RecordingPublisher()), tickets, at, None)
+    again = await attempt(
+        await process(MemoryStoreFake(), RecordingPublisher()), tickets, later, None
+    )
     assert again != first
 
 
