@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -17,6 +18,9 @@ from orchestrator_dynamic.entrypoints.cli_plan import plan_command
 from orchestrator_dynamic.entrypoints.cli_policy import policy_app
 from orchestrator_dynamic.entrypoints.cli_simulate import simulate_app
 from orchestrator_dynamic.entrypoints.console import err_console
+
+if TYPE_CHECKING:
+    from orchestrator_dynamic.settings import Settings
 
 app = typer.Typer(
     name="orchestrator-dynamic",
@@ -53,7 +57,25 @@ def up_command(
     demo_workers: Annotated[int, typer.Option(min=0, help="Simulated worker agents.")] = 0,
 ) -> None:
     """Start the whole service on its embedded defaults (Ctrl-C stops it cleanly)."""
-    from orchestrator_dynamic.entrypoints.embedded import run_up, up_settings
+    from orchestrator_dynamic.entrypoints.embedded import run_up
+
+    _serve(lambda settings: run_up(settings, demo_workers), data_dir, api_port)
+
+
+def _run_role(role: str, data_dir: Path | None, api_port: int | None = None) -> None:
+    """One replica of ``role`` until Ctrl-C/SIGTERM."""
+    from orchestrator_dynamic.entrypoints.embedded import run_role
+
+    _serve(lambda settings: run_role(settings, role), data_dir, api_port)
+
+
+def _serve(
+    run: Callable[[Settings], Coroutine[Any, Any, None]],
+    data_dir: Path | None,
+    api_port: int | None,
+) -> None:
+    """Settings, logging, then ``run`` until it ends; a start that fails says why in one line."""
+    from orchestrator_dynamic.entrypoints.embedded import up_settings
     from orchestrator_dynamic.entrypoints.startup_errors import StartupError
     from orchestrator_dynamic.observability.logging import configure_logging
     from orchestrator_dynamic.settings import SettingsError, load_settings
@@ -65,34 +87,12 @@ def up_command(
         raise typer.Exit(2) from exc
     configure_logging(settings.log_level, settings.log_format)
     try:
-        asyncio.run(run_up(settings, demo_workers))
+        asyncio.run(run(settings))
     except StartupError as exc:
         # One line, never wrapped: what failed, where, and the setting to change.
         err_console.print(exc.line(), style="red", soft_wrap=True, markup=False, highlight=False)
         raise typer.Exit(exc.code) from exc
-    except KeyboardInterrupt as exc:  # Ctrl-C before `up` took over the signals: nothing ran
-        raise typer.Exit(130) from exc
-
-
-def _run_role(role: str, data_dir: Path | None, api_port: int | None = None) -> None:
-    """One replica of ``role`` until Ctrl-C/SIGTERM; a start that fails says why in one line."""
-    from orchestrator_dynamic.entrypoints.embedded import run_role, up_settings
-    from orchestrator_dynamic.entrypoints.startup_errors import StartupError
-    from orchestrator_dynamic.observability.logging import configure_logging
-    from orchestrator_dynamic.settings import SettingsError, load_settings
-
-    try:
-        settings = up_settings(load_settings(), data_dir, api_port)
-    except SettingsError as exc:
-        err_console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
-    configure_logging(settings.log_level, settings.log_format)
-    try:
-        asyncio.run(run_role(settings, role))
-    except StartupError as exc:
-        err_console.print(exc.line(), style="red", soft_wrap=True, markup=False, highlight=False)
-        raise typer.Exit(exc.code) from exc
-    except KeyboardInterrupt as exc:
+    except KeyboardInterrupt as exc:  # Ctrl-C before the service took over the signals
         raise typer.Exit(130) from exc
 
 
