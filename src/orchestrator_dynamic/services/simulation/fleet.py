@@ -106,7 +106,16 @@ class Fleet:
         return level is None or SECURITY_RANK[p.security_level] >= SECURITY_RANK[level]
 
     async def register(self, worker: WorkerProfile) -> None:
-        raise NotImplementedError("the simulated fleet is fixed for a run")
+        """A worker joins the fleet (speed 1, the history's failure rate), or one already in it
+        announces a new profile, keeping its load; discovery answers are recomputed."""
+        state = self.workers.get(worker.worker_id)
+        if state is None:
+            self.workers[worker.worker_id] = WorkerState(SimWorker(worker), worker)
+            self._ids = sorted(self.workers)
+        else:
+            state.sim, state.profile = dataclasses.replace(state.sim, profile=worker), worker
+        self._discovered.clear()
+        self._compatible.pop(worker.worker_id, None)
 
     async def heartbeat(self, worker_id: str, active_tasks: int | None = None) -> None:
         return None
