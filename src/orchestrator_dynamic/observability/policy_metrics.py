@@ -11,7 +11,7 @@ VALIDATIONS = Counter(
 )
 VALIDATION_DURATION = Histogram(
     "orchestration_opa_validation_duration_seconds",
-    "Time to evaluate one policy package",
+    "Time to evaluate one policy package (observed once per check, at each package's share)",
     buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.5, 2),
 )
 REJECTIONS = Counter(
