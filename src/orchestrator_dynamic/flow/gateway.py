@@ -147,12 +147,13 @@ class FlowGateway:
             if exc.status is RPCStatusCode.NOT_FOUND:
                 return False
             raise EngineUnavailable("temporal", str(exc)) from exc
-        worker_id = (ticket or {}).get("worker_id")
-        # Only the allocated worker's answer frees its slot: a stray result from another agent
-        # is recorded by the workflow and changes nothing, capacity included.
-        ours = result.agent_id == worker_id
-        if self._scheduler and worker_id and ours and result.status.value != "RUNNING":
-            await self._scheduler.release(result.ticket_id, worker_id)
+        # Only the allocated worker's answer frees its slot, and the capacity ledger itself
+        # knows which worker holds the ticket: a release for another agent changes nothing
+        # there. The stored record is not asked, since the replica taking the result may not
+        # see it yet (during a store outage the dispatch record waits in the dispatching
+        # replica's spool); a slot left held for want of it would never come back.
+        if self._scheduler and result.agent_id and result.status.value != "RUNNING":
+            await self._scheduler.release(result.ticket_id, result.agent_id)
         return True
 
     # ------------------------------------------------------------ operator actions

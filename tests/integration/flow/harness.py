@@ -108,7 +108,11 @@ class FlowRig:
         result = ExecutionResult(
             ticket_id=ticket.ticket_id,
             status=ResultStatus.COMPLETED if ok else ResultStatus.FAILED,
-            result=ExecutionResultPayload(success=ok, output={"by": "agent"}),
+            # As the demo and upstream agents do: the result names its workflow, which routes
+            # it even where the ticket's record cannot be read.
+            result=ExecutionResultPayload(
+                success=ok, output={"by": "agent"}, metadata={"workflow_id": ticket.workflow_id}
+            ),
             error_message=None if ok else self.failure_text,
             actual_duration_ms=5,
             agent_id=ticket.metadata.get("worker_id", "agent"),
