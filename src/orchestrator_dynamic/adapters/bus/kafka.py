@@ -254,6 +254,8 @@ class KafkaSubscription:
         self._topics = topics
         self._group = group_id
         self._last_reset_check = time.monotonic()
+        # Partitions whose position was beyond the end at the last look, and that position.
+        self._beyond_end: dict[TopicPartition, int] = {}
 
     async def poll(self, max_records: int = 100, timeout_ms: int = 1000) -> list[BusMessage]:
         try:
@@ -267,28 +269,40 @@ class KafkaSubscription:
     async def _check_log_reset(self) -> None:
         """When idle, now and then: a position beyond the end of the log means the broker lost
         or truncated it (some brokers answer such fetches with nothing rather than "offset out of
-        range"); start again from the beginning of what is there instead of waiting forever."""
+        range"); start again from the beginning of what is there instead of waiting forever.
+
+        Only on a second look: one end-offset answer, taken while records are being appended,
+        can be behind what this consumer already read (seen with tansu under load), and a reset
+        on that answer would read the whole log again. A log that was really lost is still
+        behind the same position a check later."""
         now = time.monotonic()
         if now - self._last_reset_check < RESET_CHECK_S:
             return
         self._last_reset_check = now
         assigned = list(self._consumer.assignment())
         if not assigned:
+            self._beyond_end.clear()
             return
         ends = await self._consumer.end_offsets(assigned)
+        beyond: dict[TopicPartition, int] = {}
         for tp in assigned:
             position = await self._consumer.position(tp)
-            if position > ends[tp]:
-                starts = await self._consumer.beginning_offsets([tp])
-                log.warning(
-                    "kafka_log_reset",
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    position=position,
-                    end=ends[tp],
-                    start=starts[tp],
-                )
-                self._consumer.seek(tp, starts[tp])
+            if position <= ends[tp]:
+                continue
+            if self._beyond_end.get(tp) != position:
+                beyond[tp] = position  # first sighting: look again at the next check
+                continue
+            starts = await self._consumer.beginning_offsets([tp])
+            log.warning(
+                "kafka_log_reset",
+                topic=tp.topic,
+                partition=tp.partition,
+                position=position,
+                end=ends[tp],
+                start=starts[tp],
+            )
+            self._consumer.seek(tp, starts[tp])
+        self._beyond_end = beyond
 
     async def commit(self, message: BusMessage) -> None:
         tp = TopicPartition(message.topic, message.partition)
