@@ -234,6 +234,7 @@ class Settings(BaseSettings):
     api_rate_limit_enabled: bool = True
     api_rate_limit: str = "600/minute"  # operators' changes, the console's forms and sign-in
     api_rate_limit_workers: str = "6000/minute"  # workers' results and heartbeats
+    api_rate_limit_decisions: str = "6000/minute"  # POST /decisions: a submitter's bursts
 
     # -- large plans: a decision whose JSON is larger starts its workflow by reference (kept in
     # the store; Temporal refuses payloads over 2 MB); 0 = always inside the start
@@ -321,7 +322,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}")
         return value.upper()
 
-    @field_validator("api_rate_limit", "api_rate_limit_workers")
+    @field_validator("api_rate_limit", "api_rate_limit_workers", "api_rate_limit_decisions")
     @classmethod
     def _rate(cls, value: str) -> str:
         try:

@@ -189,6 +189,21 @@ async def test_mutating_routes_are_rate_limited_per_token(services: Services) ->
     assert len(audited) == 3  # a request refused by the limit never reached the action
 
 
+async def test_decisions_have_a_budget_of_their_own(services: Services) -> None:
+    """A submitter's burst of plans spends the decisions' budget, not the operators'."""
+    services.engine.running["wf2"] = WorkflowStatus.AWAITING_APPROVAL
+    limits = RateLimits(operator="1/minute", worker="1/minute", decision="3/minute")
+    async with client(services, limits) as http:
+        submitted = [
+            (await http.post("/api/v1/decisions", json={}, headers=ADMIN)).status_code
+            for _ in range(4)
+        ]
+        assert 429 not in submitted[:3]
+        assert submitted[3] == 429
+        approved = await http.post("/api/v1/workflows/wf2/approve", headers=ADMIN)
+        assert approved.status_code == 202
+
+
 async def test_the_console_signs_in_with_a_digest_entry_and_audits_its_decisions(
     services: Services,
 ) -> None:

@@ -75,5 +75,8 @@ def _rate_limits(services: Any) -> RateLimits:
     if settings is None:
         return RateLimits()
     return RateLimits(
-        settings.api_rate_limit, settings.api_rate_limit_workers, settings.api_rate_limit_enabled
+        settings.api_rate_limit,
+        settings.api_rate_limit_workers,
+        settings.api_rate_limit_enabled,
+        settings.api_rate_limit_decisions,
     )

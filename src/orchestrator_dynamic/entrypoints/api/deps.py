@@ -6,7 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, status
 
-from orchestrator_dynamic.entrypoints.api.ratelimit import operator_limit, worker_limit
+from orchestrator_dynamic.entrypoints.api.ratelimit import (
+    decision_limit,
+    operator_limit,
+    worker_limit,
+)
 from orchestrator_dynamic.entrypoints.api.security import Principal, Scope, TokenAuth
 from orchestrator_dynamic.services.audit import Actor
 from orchestrator_dynamic.services.operations import Operations
@@ -70,6 +74,7 @@ ReadScope = Depends(require_read)
 AdminScope = Depends(require_admin)
 OperatorLimit = Depends(operator_limit)
 WorkerLimit = Depends(worker_limit)
+DecisionLimit = Depends(decision_limit)
 AdminDep = Annotated[Principal, Depends(require_admin_principal)]
 ReporterDep = Annotated[Principal, Depends(require_reporter)]
 

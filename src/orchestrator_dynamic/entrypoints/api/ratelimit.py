@@ -2,9 +2,10 @@
 
 A moving window from the ``limits`` library, kept in this process's memory: each API replica
 counts on its own. Over the limit, the answer is 429 problem+json with ``Retry-After`` (seconds).
-Two budgets: operators' changes (decisions, approve, reject, cancel, worker registration, the
-console's forms and sign-in) and workers' reports (results and heartbeats), which come far more
-often by nature.
+Three budgets: operators' changes (approve, reject, cancel, worker registration, the console's
+forms and sign-in); decisions submitted (``POST /decisions``), which a submitting service sends in
+bursts of hundreds; and workers' reports (results and heartbeats), which come far more often by
+nature.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ from orchestrator_dynamic.entrypoints.api.ui_session import COOKIE
 
 DEFAULT_OPERATOR_LIMIT = "600/minute"
 DEFAULT_WORKER_LIMIT = "6000/minute"
+DEFAULT_DECISION_LIMIT = "6000/minute"
 
 
 class Budget(StrEnum):
     OPERATOR = "operator"
     WORKER = "worker"
+    DECISION = "decision"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class RateLimits:
     operator: str = DEFAULT_OPERATOR_LIMIT
     worker: str = DEFAULT_WORKER_LIMIT
     enabled: bool = True
+    decision: str = DEFAULT_DECISION_LIMIT
 
 
 class RateLimiter:
@@ -44,6 +48,7 @@ class RateLimiter:
         self._items: dict[Budget, RateLimitItem] = {
             Budget.OPERATOR: parse(config.operator),
             Budget.WORKER: parse(config.worker),
+            Budget.DECISION: parse(config.decision),
         }
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
@@ -86,3 +91,7 @@ def operator_limit(request: Request) -> None:
 
 def worker_limit(request: Request) -> None:
     _limited(Budget.WORKER, request)
+
+
+def decision_limit(request: Request) -> None:
+    _limited(Budget.DECISION, request)

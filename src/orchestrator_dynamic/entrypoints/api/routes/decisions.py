@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from orchestrator_dynamic.domain.model import ConsolidatedDecision
-from orchestrator_dynamic.entrypoints.api.deps import AdminScope, OperatorLimit, OpsDep
+from orchestrator_dynamic.entrypoints.api.deps import AdminScope, DecisionLimit, OpsDep
 from orchestrator_dynamic.entrypoints.api.schemas import SubmitAccepted
 
 router = APIRouter(
-    prefix="/decisions", tags=["decisions"], dependencies=[OperatorLimit, AdminScope]
+    prefix="/decisions", tags=["decisions"], dependencies=[DecisionLimit, AdminScope]
 )
 
 
