@@ -20,7 +20,6 @@ from typing import Any
 
 import pydantic_core
 import structlog
-from prometheus_client import Counter
 
 from orchestrator_dynamic.domain import dag
 from orchestrator_dynamic.domain.errors import Issue, PolicyContractMismatch, PolicyUnavailable
@@ -164,14 +163,13 @@ class Verdict:
         return "; ".join(f"{v.policy}.{v.rule}: {v.message}" for v in self.violations)
 
 
-@dataclass
+@dataclass(slots=True)
 class Scope:
     """Where a decision applies, for the decision log."""
 
     stage: str
     workflow_id: str | None = None
     ticket_id: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def probe_ticket(now_ms: int = PROBE_NOW_MS) -> ExecutionTicket:
@@ -218,6 +216,19 @@ def input_json(input_doc: Mapping[str, Any] | Sequence[Any]) -> str:
         return pydantic_core.to_json(input_doc, inf_nan_mode="constants").decode()
     except (pydantic_core.PydanticSerializationError, UnicodeDecodeError):
         return json.dumps(_plain(input_doc), separators=(",", ":"))
+
+
+_TICKET_SERIALIZER = ExecutionTicket.__pydantic_serializer__
+
+
+def tickets_json(tickets: Sequence[ExecutionTicket]) -> str:
+    """``input_json(list(tickets))``, each ticket written by its model's own serializer (no
+    per-item type inference). A ticket has no float field, so its serializer writes what
+    ``input_json`` writes; a lone surrogate goes the escaping way, as there."""
+    try:
+        return f"[{','.join(_TICKET_SERIALIZER.to_json(t).decode() for t in tickets)}]"
+    except (pydantic_core.PydanticSerializationError, UnicodeDecodeError):
+        return input_json(list(tickets))
 
 
 def _plain(value: Any) -> Any:
@@ -276,7 +287,7 @@ class PolicyValidator:
         self._config = config or PolicyConfig()
         self._engine_name = engine_name
         self._config_input = self._config.as_input()
-        self._counters: dict[str, dict[str, Counter]] = {}
+        self._names: dict[str, str] = {}  # package path -> the metrics' policy_name
         # Engines that take the input as JSON text (the embedded one) get it so: see input_text.
         self._evaluate_json = getattr(engine, "evaluate_json", None)
         self._config_json = input_json(self._config_input)
@@ -381,19 +392,23 @@ class PolicyValidator:
         """``input_document(...)`` with ``extra`` added, as JSON written straight from the
         tickets' models, with the config's JSON written once: no intermediate documents (they
         were half of the validator's own cost). Key order differs, which JSON ignores."""
-        head = f'{{"config":{self._config_json},"tickets":{input_json(list(tickets))}'
-        stage_json = input_json({"stage": stage, "now_ms": now_ms})
+        # ``stage`` is one of our three stage names and ``now_ms`` an integer: written as is.
         tail = "}" if not extra else f",{input_json(extra)[1:]}"
-        return f"{head},{stage_json[1:-1]},{self._context_text(context)[1:-1]}{tail}"
+        return (
+            f'{{"config":{self._config_json},"tickets":{tickets_json(tickets)},'
+            f'"stage":"{stage}","now_ms":{int(now_ms)}{self._context_members(context)}{tail}'
+        )
 
-    def _context_text(self, context: PlanContext) -> str:
-        """``context.as_input()`` as JSON, remembered per context object (they are frozen)."""
+    def _context_members(self, context: PlanContext) -> str:
+        """``context.as_input()``'s members as JSON (``,"k":v...``, or nothing when it has
+        none), remembered per context object (they are frozen)."""
         entry = self._context_json.get(id(context))
         if entry is not None and entry[0] is context:
             return entry[1]
         if len(self._context_json) >= CONTEXT_CACHE_SIZE:
             self._context_json.clear()
-        text = input_json(context.as_input())
+        members = input_json(context.as_input())[1:-1]
+        text = f",{members}" if members else ""
         self._context_json[id(context)] = (context, text)
         return text
 
@@ -474,14 +489,13 @@ class PolicyValidator:
 
     def _observe(self, package: str, decision: PolicyDecision, failed: bool) -> None:
         result = "error" if failed else "allow" if decision.allow else "deny"
-        counters = self._counters.get(package)
-        if counters is None:  # looking a labelled child up costs as much as the increment
-            name = package.rsplit("/", 1)[-1]
-            counters = {r: policy_metrics.VALIDATIONS.labels(name, r) for r in RESULTS}
-            self._counters[package] = counters
-        counters[result].inc()
+        name = self._names.get(package)
+        if name is None:
+            name = self._names[package] = package.rsplit("/", 1)[-1]
+            for each in RESULTS:  # every result's series shows from the first check, at 0
+                policy_metrics.VALIDATIONS.counts[(name, each)] += 0
+        policy_metrics.VALIDATIONS.counts[(name, result)] += 1
         if decision.violations or decision.warnings:
-            name = package.rsplit("/", 1)[-1]
             for v in decision.violations:
                 policy_metrics.REJECTIONS.labels(name, v.rule, v.severity).inc()
             if decision.warnings:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from orchestrator_dynamic.adapters.policy.embedded import EmbeddedPolicyEngine
 from orchestrator_dynamic.domain.errors import PlanRefused, PolicyUnavailable
@@ -206,3 +207,25 @@ async def test_an_unavailable_engine_refuses(engine: Any) -> None:
         "policy.resource_limits.engine_unavailable",
         "policy.sla_enforcement.engine_unavailable",
     }
+
+
+async def test_each_package_evaluation_is_counted_by_result_where_prometheus_reads(
+    engine: Any,
+) -> None:
+    def counted(policy_name: str, result: str) -> float:
+        value = REGISTRY.get_sample_value(
+            "orchestration_opa_validations_total", {"policy_name": policy_name, "result": result}
+        )
+        return value or 0.0
+
+    plan = planned("approve-5-task-dag", destructive_tasks=["t4-canary"])
+    marked = next(t for t in plan.tickets if t.metadata.get("destructive") == "true")
+    before = {r: counted("security_constraints", r) for r in ("allow", "deny", "error")}
+    resources = counted("resource_limits", "allow")
+    check = validator(engine)
+    await check.validate_ticket(marked, marked.created_at, PlanContext(approved=None))
+    await check.validate_ticket(marked, marked.created_at, PlanContext(approved=True))
+    await PolicyValidator(Unreachable()).validate_ticket(marked, marked.created_at)
+    after = {r: counted("security_constraints", r) for r in ("allow", "deny", "error")}
+    assert {r: after[r] - before[r] for r in after} == {"allow": 1, "deny": 1, "error": 1}
+    assert counted("resource_limits", "allow") == resources + 2
