@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from orchestrator_dynamic.domain import rules
 from orchestrator_dynamic.domain.model import (
@@ -11,6 +12,7 @@ from orchestrator_dynamic.domain.model import (
     ConsolidatedDecision,
     ExecutionTicket,
     RiskBand,
+    SecurityLevel,
     TaskNode,
     TaskType,
     TicketStatus,
@@ -23,7 +25,11 @@ TICKET_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-5b7a-9c41-0d2e7f9b3a10")
 
 def ticket_id(decision_id: str, task_id: str) -> str:
     """uuid5(uuid5(NS, decision_id), task_id): a retried or replayed C2 yields the same id."""
-    return str(uuid.uuid5(uuid.uuid5(TICKET_NAMESPACE, decision_id), task_id))
+    return str(uuid.uuid5(_decision_namespace(decision_id), task_id))
+
+
+def _decision_namespace(decision_id: str) -> uuid.UUID:
+    return uuid.uuid5(TICKET_NAMESPACE, decision_id)
 
 
 def compensation_ticket_id(original_ticket_id: str) -> str:
@@ -48,12 +54,36 @@ def build_tickets(
 ) -> list[ExecutionTicket]:
     """One PENDING ticket per task, in ``order`` (default: plan order), dependencies mapped
     from task ids to ticket ids."""
-    ids = {task.task_id: ticket_id(decision.decision_id, task.task_id) for task in plan.tasks}
+    namespace = _decision_namespace(decision.decision_id)  # once a plan, not once a ticket
+    ids = {task.task_id: str(uuid.uuid5(namespace, task.task_id)) for task in plan.tasks}
     by_id = {task.task_id: task for task in plan.tasks}
+    shared = _PlanShared.of(decision, plan, weights)
     return [
-        _ticket(decision, plan, by_id[tid], ids, created_at_ms, sla_policy, weights)
+        _ticket(decision, plan, by_id[tid], ids, created_at_ms, sla_policy, shared)
         for tid in (order or [t.task_id for t in plan.tasks])
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class _PlanShared:
+    """What every ticket of a plan shares (it follows from the plan's risk band and security
+    level), worked out once a plan: a 100-task plan built it 100 times."""
+
+    band: RiskBand
+    priority_score: str
+    security_level: SecurityLevel
+
+    @classmethod
+    def of(
+        cls, decision: ConsolidatedDecision, plan: CognitivePlan, weights: PriorityWeights
+    ) -> _PlanShared:
+        band = RiskBand(plan.risk_band)
+        qos = rules.qos_for(band)
+        return cls(
+            band,
+            f"{priority_score(band, qos, 0.0, weights):.4f}",
+            rules.security_level_for(plan.original_security_level),
+        )
 
 
 def _ticket(
@@ -63,10 +93,9 @@ def _ticket(
     ids: dict[str, str],
     created_at_ms: int,
     sla_policy: rules.SlaPolicy,
-    weights: PriorityWeights,
+    shared: _PlanShared,
 ) -> ExecutionTicket:
-    band = RiskBand(plan.risk_band)
-    qos = rules.qos_for(band)
+    band = shared.band
     task_type = normalise_task_type(task.task_type)
     if task_type is None:  # validation refuses unknown types before we get here
         raise ValueError(f"unknown task_type {task.task_type!r}")
@@ -74,7 +103,7 @@ def _ticket(
         **task.metadata,
         "workflow_id": decision.decision_id,
         "decision_id": decision.decision_id,
-        "priority_score": f"{priority_score(band, qos, 0.0, weights):.4f}",
+        "priority_score": shared.priority_score,
     }
     if plan.is_destructive or task.task_id in plan.destructive_tasks:
         metadata["destructive"] = "true"  # security_constraints needs it at C3
@@ -94,10 +123,10 @@ def _ticket(
         priority=rules.PRIORITY[band],
         risk_band=band,
         sla=rules.sla_for(band, task.estimated_duration_ms, created_at_ms, sla_policy),
-        qos=qos,
+        qos=rules.qos_for(band),  # a model of its own per ticket: tickets are copied, not shared
         parameters=dict(task.parameters),
         required_capabilities=list(task.required_capabilities),
-        security_level=rules.security_level_for(plan.original_security_level),
+        security_level=shared.security_level,
         created_at=created_at_ms,
         estimated_duration_ms=task.estimated_duration_ms,
         metadata=metadata,

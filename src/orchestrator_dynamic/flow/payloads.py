@@ -209,7 +209,7 @@ class TelemetryInput:
     workflow_id: str
     events: list[TelemetryEvent]
     tickets: list[TicketRecord] = field(default_factory=list)
-    # A large plan's set-aside ticket metadata (flow/continuation.py settle), put back on
+    # A large plan's set-aside ticket metadata (flow/carried.py settle), put back on
     # the records before they are saved.
     sidecars: list[StashRef] = field(default_factory=list)
 

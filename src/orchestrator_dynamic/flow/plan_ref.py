@@ -99,7 +99,7 @@ class Stash:
     async def restore_metadata(
         self, records: list[TicketRecord], refs: list[StashRef]
     ) -> list[TicketRecord]:
-        """Records with the metadata continue-as-new set aside put back (flow/continuation.py)."""
+        """Records with the metadata continue-as-new set aside put back (flow/carried.py settle)."""
         aside: dict[str, dict[str, str]] = {}
         for ref in refs:
             aside.update(await self._sidecar(ref))

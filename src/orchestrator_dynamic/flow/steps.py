@@ -5,6 +5,7 @@ know nothing of the workflow engine."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -490,8 +491,11 @@ def _view(
 
 
 def _count_generated(tickets: list[ExecutionTicket]) -> None:
-    for ticket in tickets:
-        metrics.TICKETS_GENERATED.labels(ticket.risk_band.value, ticket.priority.value).inc()
+    # One increment per (band, priority), not per ticket: a plan's tickets share both.
+    for (band, priority), count in Counter(
+        (t.risk_band.value, t.priority.value) for t in tickets
+    ).items():
+        metrics.TICKETS_GENERATED.labels(band, priority).inc(count)
 
 
 def _wire(ticket: ExecutionTicket) -> ExecutionTicket:

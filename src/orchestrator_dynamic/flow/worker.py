@@ -67,6 +67,7 @@ DATA_CONVERTER = DataConverter(payload_converter_class=PayloadConverter)
 PASSED_THROUGH = (
     "orchestrator_dynamic.domain",
     "orchestrator_dynamic.flow.payloads",
+    "orchestrator_dynamic.flow.carried",
     "orchestrator_dynamic.flow.retrying",
     "pydantic",
     "pydantic_core",

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from orchestrator_dynamic.domain.plan_outline import plan_outline
     from orchestrator_dynamic.domain.scoring import PriorityWeights
+    from orchestrator_dynamic.flow import carried
     from orchestrator_dynamic.flow.activities import FlowActivities
     from orchestrator_dynamic.flow.payloads import (
         POLICY_REFUSED,
@@ -468,12 +469,12 @@ class FlowCWorkflow:
         self._drain(state)
         await workflow.wait_condition(workflow.all_handlers_finished)
         info = workflow.info()
-        aside = continuation.settle(state)
+        aside = carried.settle(state)
         if aside:
             key = f"sidecar/{info.workflow_id}/{info.run_id}/{len(self._sidecars)}"
-            text = continuation.encode_sidecar(aside)
+            text = carried.encode_sidecar(aside)
             self._sidecars.append(await continuation.write(key, text))
-        carried = continuation.Carried(
+        handed = carried.Carried(
             state,
             self._history,
             self._started,
@@ -488,7 +489,7 @@ class FlowCWorkflow:
             list(self._stashed),
         )
         key = f"state/{info.workflow_id}/{info.run_id}"
-        ref = await continuation.write(key, continuation.encode(carried))
+        ref = await continuation.write(key, carried.encode(handed))
         if self._inbox:  # results came in meanwhile: applied first, the switch comes later
             self._stashed.append(ref)  # this one is dropped at the end with the rest
             return
@@ -496,14 +497,14 @@ class FlowCWorkflow:
         workflow.continue_as_new(FlowInput(inp.decision, inp.options, inp.decision_ref, ref))
 
     async def _resume(self, ref: StashRef) -> None:
-        carried = continuation.decode(await continuation.read(ref))
-        self._plan, self._history, self._started = carried.plan, carried.history, carried.started_ms
-        self._timed_out = set(carried.timed_out)
-        self._issues, self._guardrails = carried.issues, carried.guardrails
-        self._approval, self._reason = carried.approval, carried.reason
-        self._outbox = carried.outbox + self._outbox
-        self._run_no, self._step = carried.run, "C3_ALLOCATE"
-        self._sidecars, self._stashed = carried.sidecars, [*carried.stashed, ref]
+        handed = carried.decode(await continuation.read(ref))
+        self._plan, self._history, self._started = handed.plan, handed.history, handed.started_ms
+        self._timed_out = set(handed.timed_out)
+        self._issues, self._guardrails = handed.issues, handed.guardrails
+        self._approval, self._reason = handed.approval, handed.reason
+        self._outbox = handed.outbox + self._outbox
+        self._run_no, self._step = handed.run, "C3_ALLOCATE"
+        self._sidecars, self._stashed = handed.sidecars, [*handed.stashed, ref]
 
     # ------------------------------------------------------------ C5 + C6
 

@@ -10,7 +10,7 @@ from orchestrator_dynamic.domain.errors import NotFound
 from orchestrator_dynamic.domain.execution import Backoff, ExecutionState
 from orchestrator_dynamic.domain.model import ExecutionResultPayload, TicketStatus
 from orchestrator_dynamic.domain.scoring import PriorityWeights
-from orchestrator_dynamic.flow import continuation
+from orchestrator_dynamic.flow import carried as carried_state
 from orchestrator_dynamic.flow.payloads import ApprovalSignal, StashChunk, TicketRecord
 from orchestrator_dynamic.flow.plan_ref import CHUNK_CHARS, Stash, slim, split, tickets_of
 from tests.conftest import decision_doc
@@ -53,7 +53,7 @@ def test_the_carried_state_decodes_to_what_was_encoded() -> None:
     state.dispatch(first.ticket_id, 1_000, {"worker_id": "w-1"})
     state.reports[first.ticket_id] = ExecutionResultPayload(success=True, output={"k": "v"})
     state.timeouts[first.ticket_id] = 9
-    carried = continuation.Carried(
+    carried = carried_state.Carried(
         state,
         {first.ticket_id: [{"status": "RUNNING", "at": 1_000, "event": "DISPATCHED"}]},
         started_ms=12,
@@ -62,7 +62,7 @@ def test_the_carried_state_decodes_to_what_was_encoded() -> None:
         reason="why",
         run=2,
     )
-    again = continuation.decode(continuation.encode(carried))
+    again = carried_state.decode(carried_state.encode(carried))
     assert again == carried
     assert again.plan.tickets[first.ticket_id].metadata["worker_id"] == "w-1"
 
@@ -71,7 +71,7 @@ async def test_long_metadata_of_completed_tickets_is_set_aside_and_put_back() ->
     tickets = planned("approve-5-task-dag").tickets
     state = ExecutionState.of(tickets)
     done, running = tickets[0], tickets[1]
-    explanation = "x" * (continuation.HEAVY_CHARS + 1)
+    explanation = "x" * (carried_state.HEAVY_CHARS + 1)
     for ticket in (done, running):
         state.dispatch(
             ticket.ticket_id, 1, {"worker_id": "w", "allocation_explanation": explanation}
@@ -79,12 +79,12 @@ async def test_long_metadata_of_completed_tickets_is_set_aside_and_put_back() ->
     state.tickets[done.ticket_id] = state.tickets[done.ticket_id].model_copy(
         update={"status": TicketStatus.COMPLETED}
     )
-    aside = continuation.settle(state)
+    aside = carried_state.settle(state)
     assert aside == {done.ticket_id: {"allocation_explanation": explanation}}
     before = {**state.tickets[done.ticket_id].metadata, "allocation_explanation": explanation}
     assert "allocation_explanation" not in state.tickets[done.ticket_id].metadata
     assert "allocation_explanation" in state.tickets[running.ticket_id].metadata  # still running
     stash = Stash(MemoryStore(), lambda: 5)
-    ref = await stash.put("sidecar/wf/run/0", continuation.encode_sidecar(aside))
+    ref = await stash.put("sidecar/wf/run/0", carried_state.encode_sidecar(aside))
     records = await stash.restore_metadata([TicketRecord(state.tickets[done.ticket_id])], [ref])
     assert records[0].ticket.metadata == before
