@@ -5,15 +5,19 @@ was published with, so a retried workflow task sends the same bytes again."""
 from __future__ import annotations
 
 from contextvars import ContextVar
+from dataclasses import replace
 from typing import Any
 
-from orchestrator_dynamic.domain.execution import ExecutionState, TransitionKind
+from orchestrator_dynamic.domain.execution import Backoff, ExecutionState, TransitionKind
+from orchestrator_dynamic.domain.model import ExecutionTicket
+from orchestrator_dynamic.domain.scoring import PriorityWeights
 from orchestrator_dynamic.flow.payloads import (
     POLICY_REFUSED,
     WAIT_FOR_CAPACITY,
     AllocateInput,
     AllocateOutput,
     AllocationView,
+    FlowOptions,
     PublishInput,
     TicketRecord,
     history_entry,
@@ -25,6 +29,36 @@ DISPATCH_COUNT = "dispatch_count"
 # and its failure are named after that step; unset, the activity's own. Set and never reset:
 # each activity runs in a context of its own, and the name must outlive a raised error.
 ACTIVITY_PART: ContextVar[str | None] = ContextVar("flow_activity_part", default=None)
+
+
+def plan_state(tickets: list[ExecutionTicket], options: FlowOptions) -> ExecutionState:
+    """A plan's execution state as the workflow starts it. One function for the workflow and
+    for C1's step, so both see the same first batch."""
+    return ExecutionState.of(
+        tickets,
+        max_in_flight=options.max_in_flight,
+        backoff=Backoff(options.retry_initial_ms, options.retry_backoff, options.retry_max_ms),
+        weights=PriorityWeights(*options.weights),
+    )
+
+
+def first_dispatch(
+    params: AllocateInput, tickets: list[ExecutionTicket], options: FlowOptions
+) -> AllocateInput:
+    """The plan's first C3+C4, exactly as the workflow's dispatch loop would ask for it at
+    ``params.now_ms``: the tickets ready then, none dispatched before (no history yet), the
+    workflow's weights and no approval (a plan needing one is not generated in C1's step)."""
+    state = plan_state(tickets, options)
+    batch = state.ready(params.now_ms)
+    w = state.weights
+    return replace(
+        params,
+        tickets=batch,
+        approval=None,
+        weights=(w.risk, w.qos, w.sla),
+        dispatch_counts={t.ticket_id: 0 for t in batch},
+        histories={t.ticket_id: [] for t in batch},
+    )
 
 
 def dispatches(inp: AllocateInput, out: AllocateOutput) -> PublishInput:

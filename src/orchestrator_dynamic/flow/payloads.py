@@ -107,6 +107,11 @@ class ValidateInput:
     # created at this moment (the workflow's clock). None (older histories): C1 only.
     generate_at_ms: int | None = None
     decision_ref: StashRef | None = None  # FlowInput.decision_ref
+    # Set: the tickets ready at once (the roots) are allocated and published in this step too
+    # (C3+C4), as the workflow's first dispatch would: its clock, weights, id and telemetry;
+    # the step fills in the batch (flow/dispatch_record.py first_dispatch). None (older
+    # histories, a large plan): the workflow dispatches them in a step of its own.
+    first_dispatch: AllocateInput | None = None
 
 
 @dataclass
@@ -120,6 +125,8 @@ class ValidateOutput:
     tickets: list[ExecutionTicket] | None = None  # C2's tickets when generated in this step
     # A large plan's C2 tickets, stashed instead of carried (``tickets`` is then None).
     tickets_ref: StashRef | None = None
+    # C3's answer for ValidateInput.first_dispatch's batch, published in this step.
+    first_dispatch: AllocateOutput | None = None
 
 
 @dataclass

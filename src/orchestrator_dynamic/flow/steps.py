@@ -33,6 +33,7 @@ from orchestrator_dynamic.flow.dispatch_record import (
     ACTIVITY_PART,
     DISPATCH_COUNT,
     dispatches,
+    first_dispatch,
     recorded_view,
 )
 from orchestrator_dynamic.flow.payloads import (
@@ -128,6 +129,15 @@ class FlowSteps:
             _count_generated(tickets)
             await self.sla_checkpoint("c2_generate", inp.workflow_id, tickets)
             outcome.tickets = tickets
+            if inp.first_dispatch is not None:
+                # The roots go out in this step: one engine round trip less before they do.
+                ACTIVITY_PART.set("c3_allocate")
+                first = first_dispatch(inp.first_dispatch, tickets, inp.options)
+                outcome.first_dispatch = await self.allocate(first)
+        if inp.first_dispatch is not None and outcome.first_dispatch is None:
+            # No dispatch after all (refused, or waiting for approval): the workflow's telemetry
+            # handed to it goes out all the same.
+            await self._telemetry.emit(inp.first_dispatch.telemetry, now)
         return outcome
 
     async def _validate(

@@ -18,7 +18,6 @@ from temporalio.exceptions import ActivityError, ApplicationError, is_cancelled_
 with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.domain.execution import (
         CAPACITY_WAIT_MS,
-        Backoff,
         ExecutionState,
         Transition,
         TransitionKind,
@@ -34,14 +33,15 @@ with workflow.unsafe.imports_passed_through():
         TicketStatus,
     )
     from orchestrator_dynamic.domain.plan_outline import plan_outline
-    from orchestrator_dynamic.domain.scoring import PriorityWeights
     from orchestrator_dynamic.flow import carried
     from orchestrator_dynamic.flow.activities import FlowActivities
+    from orchestrator_dynamic.flow.dispatch_record import plan_state
     from orchestrator_dynamic.flow.payloads import (
         POLICY_REFUSED,
         WAIT_FOR_CAPACITY,
         WORKFLOW_NAME,
         AllocateInput,
+        AllocateOutput,
         ApprovalSignal,
         CancelSignal,
         ConsolidateInput,
@@ -95,6 +95,10 @@ STEP_FAILURE_PATCH = "step-failure-consolidates"
 # then records it, so a workflow task retried after a publish sends the same bytes. Older
 # histories replay the separate remote steps.
 LOCAL_STEPS_PATCH = "local-c4-c5-c6"
+# The plan's first dispatch (C3+C4 of the tickets ready at once) runs in C1's step, right after
+# C2: the roots go out one engine round trip sooner. Same sticky allocation and exact publish
+# as in C3's own step; older histories replay the first dispatch in a step of its own.
+FIRST_DISPATCH_PATCH = "c1-first-dispatch"
 # The step a combined step's part belongs to (C2 inside C1, C4 inside C3), for the status and
 # the failure reason.
 _STEP_OF_PART = {
@@ -102,6 +106,8 @@ _STEP_OF_PART = {
     "c3_allocate": "C3_ALLOCATE",
     "c4_publish_tickets": "C4_DISPATCH",
 }
+
+_DISPATCH_STEPS = ("C3_ALLOCATE", "C4_DISPATCH")
 
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
@@ -142,6 +148,7 @@ class FlowCWorkflow:
         # Dispatched tickets whose publish is not confirmed yet: still PENDING to the outside.
         self._unconfirmed: set[str] = set()
         self._local = False  # LOCAL_STEPS_PATCH, decided at C1
+        self._first_at: int | None = None  # FIRST_DISPATCH_PATCH: the clock C1's step got
         # Large plans (flow/continuation.py): this run's input, when it started, its number in
         # a chain of continue-as-new runs, and its history budget (None: it never continues).
         self._input: FlowInput | None = None
@@ -190,10 +197,14 @@ class FlowCWorkflow:
             self._outline = plan_outline(self._decision)
         outline = self._outline
         waiting = _waiting()
+        step = _STEP_OF_PART.get(str((waiting or {}).get("activity")), self._step)
+        status = self._status
+        if status is WorkflowStatus.VALIDATING and step in _DISPATCH_STEPS:
+            status = WorkflowStatus.RUNNING  # C1's step got past validation: the roots go out
         return WorkflowView(
             workflow_id=workflow.info().workflow_id,
-            status=self._status,
-            step=_STEP_OF_PART.get(str((waiting or {}).get("activity")), self._step),
+            status=status,
+            step=step,
             decision_id=self._decision.decision_id if self._decision else "",
             plan_id=self._decision.plan_id if self._decision else "",
             tickets=tickets,
@@ -258,7 +269,10 @@ class FlowCWorkflow:
             tickets = await self._generate(inp)
         self._step_event("C2_GENERATE_TICKETS", ticket_ids=[t.ticket_id for t in tickets])
         self._plan = self._state(tickets, inp)
-        return await self._run_plan(inp)
+        first = None
+        if outcome.first_dispatch is not None and self._first_at is not None:
+            first = (self._first_at, outcome.first_dispatch)
+        return await self._run_plan(inp, first)
 
     async def _generate(self, inp: FlowInput) -> list[ExecutionTicket]:
         generate = GenerateInput(inp.decision, self._now(), inp.options, inp.decision_ref)
@@ -278,13 +292,18 @@ class FlowCWorkflow:
             retry_policy=DEPENDENCY_RETRY,
         )
 
-    async def _run_plan(self, inp: FlowInput) -> WorkflowStatus:
+    async def _run_plan(
+        self, inp: FlowInput, first: tuple[int, AllocateOutput] | None = None
+    ) -> WorkflowStatus:
         assert self._plan is not None
         o = inp.options
         # Options recorded before the thresholds existed carry 0: such a run never continues.
         if o.continue_as_new_events or o.continue_as_new_bytes:
             self._budget = continuation.Budget(o)
         self._status = WorkflowStatus.RUNNING
+        if first is not None:  # allocated and published in C1's step, at the clock it was given
+            self._step = "C3_ALLOCATE"
+            self._dispatched(self._plan, *first, local=True)
         await self._execute(self._plan)
         if self._plan.succeeded():
             return WorkflowStatus.COMPLETED
@@ -309,6 +328,14 @@ class FlowCWorkflow:
         self._local = workflow.patched(LOCAL_STEPS_PATCH)
         if self._local:
             validate_input.generate_at_ms = self._now()
+            if inp.decision_ref is None and workflow.patched(FIRST_DISPATCH_PATCH):
+                self._first_at = validate_input.generate_at_ms
+                validate_input.first_dispatch = AllocateInput(
+                    [],
+                    self._first_at,
+                    workflow_id=workflow.info().workflow_id,
+                    telemetry=self._take_outbox(),
+                )
         if workflow.patched(LOCAL_C1_PATCH):
             # C1 is short and idempotent (an upsert of the audit record), so it runs as a local
             # activity inside the first workflow task: one engine round trip less before the
@@ -351,13 +378,7 @@ class FlowCWorkflow:
         return self._approval.approved
 
     def _state(self, tickets: list[ExecutionTicket], inp: FlowInput) -> ExecutionState:
-        o = inp.options
-        return ExecutionState.of(
-            tickets,
-            max_in_flight=o.max_in_flight,
-            backoff=Backoff(o.retry_initial_ms, o.retry_backoff, o.retry_max_ms),
-            weights=PriorityWeights(*o.weights),
-        )
+        return plan_state(tickets, inp.options)
 
     # ------------------------------------------------------------ C3 + C4 loop
 
@@ -397,21 +418,7 @@ class FlowCWorkflow:
             start_to_close_timeout=STEP_TIMEOUT if local else LOCAL_TIMEOUT,
             retry_policy=DEPENDENCY_RETRY,
         )
-        records = []
-        for allocation in allocated.allocations:
-            if allocation.method == WAIT_FOR_CAPACITY:  # every able worker is full: later
-                state.not_before[allocation.ticket_id] = now + CAPACITY_WAIT_MS
-                continue
-            if allocation.method == POLICY_REFUSED:
-                refusal = allocation.metadata.get("policy_refusal", "refused by policy")
-                self._record(state, state.refuse(allocation.ticket_id, now, refusal))
-                continue
-            ticket = state.dispatch(allocation.ticket_id, now, allocation.metadata)
-            kind, method = TransitionKind.DISPATCHED, allocation.method
-            self._record(
-                state, Transition(ticket.ticket_id, kind, now, method, allocation.worker_id)
-            )
-            records.append(TicketRecord(ticket, list(self._history[ticket.ticket_id])))
+        records = self._dispatched(state, now, allocated, local)
         if local or not records:
             return  # published in C3's step, or nothing to publish (waiting for capacity)
         self._step = "C4_DISPATCH"
@@ -426,6 +433,29 @@ class FlowCWorkflow:
             )
         finally:
             self._unconfirmed = set()
+
+    def _dispatched(
+        self, state: ExecutionState, now: int, allocated: AllocateOutput, local: bool
+    ) -> list[TicketRecord]:
+        """C3's answer recorded: refused tickets fail, the ones waiting for capacity are asked
+        again later, the rest are dispatched (the records C4 publishes, unless already did)."""
+        records = []
+        for allocation in allocated.allocations:
+            if allocation.method == WAIT_FOR_CAPACITY:  # every able worker is full: later
+                state.not_before[allocation.ticket_id] = now + CAPACITY_WAIT_MS
+                continue
+            if allocation.method == POLICY_REFUSED:
+                refusal = allocation.metadata.get("policy_refusal", "refused by policy")
+                self._record(state, state.refuse(allocation.ticket_id, now, refusal))
+                continue
+            ticket = state.dispatch(allocation.ticket_id, now, allocation.metadata)
+            kind, method = TransitionKind.DISPATCHED, allocation.method
+            self._record(
+                state, Transition(ticket.ticket_id, kind, now, method, allocation.worker_id)
+            )
+            if not local:  # published in C3's step otherwise: no record to build
+                records.append(TicketRecord(ticket, list(self._history[ticket.ticket_id])))
+        return records
 
     async def _wait(self, state: ExecutionState, now: int) -> None:
         if len(self._outbox) >= TELEMETRY_FLUSH_EVERY:
