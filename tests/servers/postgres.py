@@ -9,10 +9,11 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.servers.ports import free_port
 
 
 def _bin_dir() -> Path:
@@ -23,13 +24,6 @@ def _bin_dir() -> Path:
     if initdb is None:
         raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
     return Path(initdb).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class PostgresServer:
