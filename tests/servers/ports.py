@@ -24,7 +24,7 @@ def _ephemeral_start() -> int:
         return 32_768  # Linux's default
 
 
-def _bindable(port: int) -> bool:
+def port_is_free(port: int) -> bool:
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
@@ -38,7 +38,7 @@ def free_port() -> int:
     top = _ephemeral_start()
     for _ in range(500):
         port = random.randrange(_LOWEST, top)
-        if port not in _handed_out and _bindable(port):
+        if port not in _handed_out and port_is_free(port):
             _handed_out.add(port)
             return port
     raise RuntimeError(f"no free port between {_LOWEST} and {top}")

@@ -11,23 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.servers.ports import free_port
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
+from tests.servers.ports import free_port, port_is_free
 
 
 def free_cluster_port() -> int:
     """A free port whose cluster-bus port (port + 10000) is free and valid too."""
     for _ in range(200):
         port = free_port()
-        if port + 10_000 < 65_536 and _port_is_free(port + 10_000):
+        if port + 10_000 < 65_536 and port_is_free(port + 10_000):
             return port
     raise RuntimeError("no free port pair for a Redis cluster node")
 
