@@ -57,7 +57,7 @@ def build_tickets(
     namespace = _decision_namespace(decision.decision_id)  # once a plan, not once a ticket
     ids = {task.task_id: str(uuid.uuid5(namespace, task.task_id)) for task in plan.tasks}
     by_id = {task.task_id: task for task in plan.tasks}
-    shared = _PlanShared.of(decision, plan, weights)
+    shared = _PlanShared.of(plan, weights)
     return [
         _ticket(decision, plan, by_id[tid], ids, created_at_ms, sla_policy, shared)
         for tid in (order or [t.task_id for t in plan.tasks])
@@ -74,9 +74,7 @@ class _PlanShared:
     security_level: SecurityLevel
 
     @classmethod
-    def of(
-        cls, decision: ConsolidatedDecision, plan: CognitivePlan, weights: PriorityWeights
-    ) -> _PlanShared:
+    def of(cls, plan: CognitivePlan, weights: PriorityWeights) -> _PlanShared:
         band = RiskBand(plan.risk_band)
         qos = rules.qos_for(band)
         return cls(

@@ -42,6 +42,12 @@ def plan_state(tickets: list[ExecutionTicket], options: FlowOptions) -> Executio
     )
 
 
+def state_weights(state: ExecutionState) -> tuple[float, float, float]:
+    """The plan's priority weights as C3's input carries them (AllocateInput.weights)."""
+    w = state.weights
+    return (w.risk, w.qos, w.sla)
+
+
 def first_dispatch(
     params: AllocateInput, tickets: list[ExecutionTicket], options: FlowOptions
 ) -> AllocateInput:
@@ -50,12 +56,11 @@ def first_dispatch(
     workflow's weights and no approval (a plan needing one is not generated in C1's step)."""
     state = plan_state(tickets, options)
     batch = state.ready(params.now_ms)
-    w = state.weights
     return replace(
         params,
         tickets=batch,
         approval=None,
-        weights=(w.risk, w.qos, w.sla),
+        weights=state_weights(state),
         dispatch_counts={t.ticket_id: 0 for t in batch},
         histories={t.ticket_id: [] for t in batch},
     )

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator_dynamic.domain.plan_outline import plan_outline
     from orchestrator_dynamic.flow import carried
     from orchestrator_dynamic.flow.activities import FlowActivities
-    from orchestrator_dynamic.flow.dispatch_record import plan_state
+    from orchestrator_dynamic.flow.dispatch_record import plan_state, state_weights
     from orchestrator_dynamic.flow.payloads import (
         POLICY_REFUSED,
         WAIT_FOR_CAPACITY,
@@ -402,7 +402,7 @@ class FlowCWorkflow:
         self._step = "C3_ALLOCATE"
         local = workflow.patched(LOCAL_STEPS_PATCH)
         approval = vars(self._approval) if self._approval else None
-        allocate = AllocateInput(batch, now, approval, _weights(state))
+        allocate = AllocateInput(batch, now, approval, state_weights(state))
         if local:  # C4 in the same step: it publishes what is recorded below
             allocate.dispatch_counts = {
                 t.ticket_id: len(self._history.get(t.ticket_id, [])) for t in batch
@@ -438,7 +438,8 @@ class FlowCWorkflow:
         self, state: ExecutionState, now: int, allocated: AllocateOutput, local: bool
     ) -> list[TicketRecord]:
         """C3's answer recorded: refused tickets fail, the ones waiting for capacity are asked
-        again later, the rest are dispatched (the records C4 publishes, unless already did)."""
+        again later, the rest are dispatched. Returns the records C4 is to publish: none when
+        C3's step (``local``) published them already."""
         records = []
         for allocation in allocated.allocations:
             if allocation.method == WAIT_FOR_CAPACITY:  # every able worker is full: later
@@ -744,11 +745,6 @@ def _waiting() -> dict[str, Any] | None:
     info = workflow.info()
     entry = BOARD.waiting(info.workflow_id, info.run_id)
     return dict(entry.as_dict()) if entry is not None else None
-
-
-def _weights(state: ExecutionState) -> tuple[float, float, float]:
-    w = state.weights
-    return (w.risk, w.qos, w.sla)
 
 
 def _sla_ok(ticket: ExecutionTicket, at_ms: int) -> bool:

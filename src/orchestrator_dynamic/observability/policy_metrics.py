@@ -22,8 +22,13 @@ class EvaluationCounts(Collector):
     def __init__(self) -> None:
         self.counts: Tally[tuple[str, str]] = Tally()
 
-    def value(self, policy_name: str, result: str) -> int:
-        return self.counts[(policy_name, result)]
+    def declare(self, policy_name: str, results: tuple[str, ...]) -> None:
+        """Every result's series shows from the package's first check, at 0."""
+        for result in results:
+            self.counts[(policy_name, result)] += 0
+
+    def add(self, policy_name: str, result: str) -> None:
+        self.counts[(policy_name, result)] += 1
 
     def collect(self) -> Iterator[CounterMetricFamily]:
         family = CounterMetricFamily(

@@ -492,9 +492,8 @@ class PolicyValidator:
         name = self._names.get(package)
         if name is None:
             name = self._names[package] = package.rsplit("/", 1)[-1]
-            for each in RESULTS:  # every result's series shows from the first check, at 0
-                policy_metrics.VALIDATIONS.counts[(name, each)] += 0
-        policy_metrics.VALIDATIONS.counts[(name, result)] += 1
+            policy_metrics.VALIDATIONS.declare(name, RESULTS)
+        policy_metrics.VALIDATIONS.add(name, result)
         if decision.violations or decision.warnings:
             for v in decision.violations:
                 policy_metrics.REJECTIONS.labels(name, v.rule, v.severity).inc()
